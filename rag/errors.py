@@ -37,3 +37,7 @@ class InvalidQuestionError(RagError, ValueError):
 
 class BusyError(RagError):
     """Too many questions are waiting; the caller should try again shortly."""
+
+
+class EvalInputError(RagError):
+    """An evaluation question file is missing or has a malformed line."""
