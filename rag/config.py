@@ -52,7 +52,7 @@ class RetrieveConfig:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    backend: str = "transformers"  # "transformers" or "none" (extractive answers only)
+    backend: str = "llama.cpp"  # "llama.cpp", "transformers", or "none" (extractive answers only)
     model: str = "smollm2-135m-instruct"
     max_new_tokens: int = 60
     threads: int = 2

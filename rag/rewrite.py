@@ -1,0 +1,86 @@
+"""Turn a follow-up ("And what holds it back?") into a standalone question using the chat history.
+
+Rule-based on purpose: the packaged LMs are too small to rewrite reliably, and a wrong rewrite
+silently answers a different question. Pronouns are resolved to the subject of the previous
+user question; "what about X?" swaps X into it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import InvalidQuestionError
+from .text import STOPWORDS, content_terms
+
+_LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|well)\b[\s,]*", re.IGNORECASE)
+_WHAT_ABOUT = re.compile(r"^\s*(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(?P<p>it|its|they|them|their|he|him|his|she|her|this|that|these|those)\b", re.IGNORECASE)
+_DEMONSTRATIVE_ONLY = re.compile(r"^\s*(?:why|how|how so|really|is that so|why is that|why so)\W*$", re.IGNORECASE)
+_NAME = re.compile(r"(?:[A-Z][\w.’'-]*(?:\s+(?:of\s+)?[A-Z][\w.’'-]*)*)")
+_QWORDS = {"what", "who", "why", "how", "when", "where", "which", "does", "do", "did", "is", "are", "was", "were",
+           "can", "could", "will", "would", "should", "has", "have", "the", "a", "an", "and", "but", "so", "i"}
+
+
+def normalize_history(history: Sequence[Any] | None, max_turns: int) -> list[dict[str, str]]:
+    """Accept dicts or Message objects; keep the last ``max_turns`` messages with a known role and text."""
+    out: list[dict[str, str]] = []
+    for item in history or ():
+        role = getattr(item, "role", None) or (item.get("role") if isinstance(item, dict) else None)
+        content = getattr(item, "content", None) or (item.get("content") if isinstance(item, dict) else None)
+        if role not in ("user", "assistant"):
+            raise InvalidQuestionError(f"History messages need role 'user' or 'assistant', got {role!r}.")
+        if not isinstance(content, str):
+            raise InvalidQuestionError("Each history message needs text content.")
+        out.append({"role": role, "content": content})
+    return out[-max_turns:] if max_turns > 0 else []
+
+
+def subject_of(question: str) -> str:
+    """The main named thing of a question: its first proper-noun phrase, else its content words."""
+    for match in _NAME.finditer(question):
+        words = [w for w in match.group().split() if w.lower() not in _QWORDS]
+        if words:
+            return " ".join(words).strip("?.,")
+    words = [w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in STOPWORDS | _QWORDS]
+    return " ".join(words)
+
+
+def needs_context(question: str) -> bool:
+    if _LEAD.match(question) or _WHAT_ABOUT.match(question) or _DEMONSTRATIVE_ONLY.match(question):
+        return True
+    return bool(_PRONOUN.search(question)) or len(content_terms(question)) < 2
+
+
+def rewrite(question: str, history: list[dict[str, str]]) -> str:
+    """A standalone version of ``question``; unchanged when there is no history or no reference to it."""
+    users = [m["content"] for m in history if m["role"] == "user"]
+    answers = [m["content"] for m in history if m["role"] == "assistant"]
+    if not users or not needs_context(question):
+        return question
+    previous = users[-1].strip()
+    body = _LEAD.sub("", question).strip()
+    if m := _WHAT_ABOUT.match(body):
+        subject = subject_of(previous)
+        if subject and subject in previous:
+            return previous.replace(subject, m.group("x").strip(), 1)
+        return f"{previous.rstrip('?')} — {m.group('x')}?"
+    if _DEMONSTRATIVE_ONLY.match(body):
+        claim = answers[-1] if answers else previous
+        claim = re.sub(r"\s*\[\d+\]", "", claim).strip().rstrip(".")
+        return f"Why is it that {claim[:1].lower()}{claim[1:]}?"
+    subject = subject_of(previous)
+    if not subject:
+        return f"{body} ({previous})"
+
+    def resolve(match: re.Match[str]) -> str:
+        p = match.group("p").lower()
+        if p in ("its", "their", "his", "her"):
+            return f"{subject}’s"
+        return subject
+
+    resolved, count = _PRONOUN.subn(resolve, body, count=1)
+    if count == 0:
+        return f"{body.rstrip('?')} ({subject})?"
+    return resolved[:1].upper() + resolved[1:]

@@ -1,0 +1,111 @@
+"""Small text utilities shared by the reader and the citation checker: tokens, stems, term weights."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# Dotted acronyms (U.S., e.g.) stay one token; possessive 's is dropped; numbers keep their commas.
+_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d[\d,]*(?:\.\d+)?|[A-Za-z]+(?:['’][A-Za-z]+)?")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can could did didn't do does doesn't doing don't down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is isn't it its itself
+    just let me more most my myself no nor not now of off on once only or other our ours ourselves out over own
+    same she should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was wasn't we were what when where which while who whom whose why will
+    with would you your yours yourself yourselves one ones much many may might must shall s t also yet via
+    according per""".split()
+)
+
+# Words that frame a question about the text rather than carry its content.
+FRAME_WORDS = frozenset(
+    """article articles author writer text passage piece story report say says said state states stated mention
+    mentions mentioned tell tells told describe describes described name named called refer refers referred
+    discuss discusses discussed talk talks note notes noted claim claims claimed suggest suggests suggested
+    give given explain explains explained happen happens kind type sort thing things way ways something""".split()
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer  # PyStemmer: Snowball stemmers in C
+
+    return Stemmer.Stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens, possessives stripped, curly apostrophes unified."""
+    return [_POSSESSIVE.sub("", t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    if not word[:1].isalpha() or "." in word:
+        return word.replace(",", "")
+    return _stemmer().stemWord(word)
+
+
+def content_terms(text: str, drop_frame: bool = True) -> list[str]:
+    """Stems of the content words, in order, without duplicates."""
+    out: dict[str, None] = {}
+    for tok in tokens(text):
+        if tok in STOPWORDS or (drop_frame and tok in FRAME_WORDS) or len(tok) < 2 and not tok.isdigit():
+            continue
+        out[stem(tok)] = None
+    return list(out)
+
+
+@functools.lru_cache(maxsize=65536)
+def term_weight(term: str) -> float:
+    """How much a term says: rare words (by general English frequency) weigh more than common ones."""
+    from wordfreq import zipf_frequency
+
+    if term[:1].isdigit():
+        return 3.0
+    zipf = zipf_frequency(term, "en")
+    if zipf == 0.0:
+        zipf = 3.0  # unknown to wordfreq (a stem or a rare name): treat as fairly rare
+    return max(0.5, 7.0 - zipf)
+
+
+def stems(text: str) -> set[str]:
+    return {stem(t) for t in tokens(text)}
+
+
+def fuzzy_in(term: str, vocabulary: set[str]) -> bool:
+    """Stem match, or a shared 6-letter prefix (constrains/constraints, critique/critiquing)."""
+    if term in vocabulary:
+        return True
+    if len(term) >= 6:
+        prefix = term[:6]
+        return any(v.startswith(prefix) for v in vocabulary)
+    return False
+
+
+NUMBER = re.compile(
+    r"\b\d[\d,]*(?:\.\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|"
+    r"half|double|doubling|doubled|triple|twice|percent)\b",
+    re.IGNORECASE,
+)
+DATE = re.compile(
+    r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|\b\d+(?:st|nd|rd|th)\b|"
+    r"\b(?:century|centuries|decade|decades|ago|era|World War)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+ROLES = re.compile(
+    r"\b(?:president|secretary|minister|official|officials|leader|leaders|ambassador|general|admiral|chief|"
+    r"spokesperson|spokesman|policymakers|government|administration)\b",
+    re.IGNORECASE,
+)
+
+
+def has_name(sentence: str) -> bool:
+    """A capitalized name that is not just the first word of the sentence, or a role such as 'Secretary'."""
+    body = sentence[1:] if sentence else sentence
+    return bool(re.search(r"\s[A-Z][a-z]{2,}", body)) or bool(ROLES.search(sentence))

@@ -1,0 +1,46 @@
+"""Shared fixtures: a fast pipeline over the seed article with fake models, and the real one (slow)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+ARTICLE = (SEEDS / "us-japan-alliance.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """A config whose index lives in a temp folder (never the project's own index/)."""
+    from rag.config import Config
+
+    def make(corpus_dir: Path | str = SEEDS, **overrides):
+        cfg = Config().replace(**{"paths.corpus_dir": str(corpus_dir), "paths.index_dir": str(tmp_path / "index")})
+        return cfg.replace(**overrides) if overrides else cfg
+
+    return make
+
+
+@pytest.fixture
+def fake_pipeline(make_config):
+    from rag.answer import Pipeline
+    from rag.embed import FakeEmbedder
+    from rag.generate import FakeGenerator
+
+    return Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=FakeGenerator(), progress=False)
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory):
+    """The real embedder, FAISS index and local LM over the seed article (loaded once per session)."""
+    from rag.answer import Pipeline
+    from rag.config import Config
+
+    cfg = Config().replace(**{"paths.index_dir": str(tmp_path_factory.mktemp("real") / "index")})
+    return Pipeline.load(cfg, progress=False)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.chunk import chunk_documents, count_tokens, paragraphs, split_sentences
+from rag.schema import Document
+
+from .conftest import ARTICLE
+
+
+def test_seed_article_headings_become_metadata_and_boilerplate_is_dropped():
+    doc = Document("us-japan-alliance.txt", ARTICLE)
+    chunks = chunk_documents([doc])
+    texts = [c.text for c in chunks]
+    assert "Military Collaboration: A New Framework" not in texts
+    assert not any("Leave a Reply" in t for t in texts)
+    by_start = {c.text.split()[0]: c.heading for c in chunks}
+    assert by_start["Moreover,"] == "Military Collaboration: A New Framework"
+    assert chunks[0].heading == ""  # the lead paragraph sits under no heading
+    assert len(chunks) == 9  # nine body paragraphs, all under the token budget
+
+
+def test_every_chunk_is_an_exact_slice_of_its_source():
+    doc = Document("a.txt", ARTICLE)
+    for chunk in chunk_documents([doc]):
+        assert ARTICLE[chunk.start : chunk.end] == chunk.text
+
+
+def test_long_paragraph_splits_at_sentences_with_overlap():
+    sentences = [f"Sentence number {i} talks about the alliance and its many long-range plans." for i in range(30)]
+    text = "Title of the piece\n" + " ".join(sentences) + "\n"
+    doc = Document("long.txt", text)
+    chunks = chunk_documents([doc], max_tokens=60, overlap=1)
+    assert len(chunks) > 3
+    assert all(c.n_tokens <= 60 for c in chunks)
+    for a, b in zip(chunks, chunks[1:]):
+        last_sentence_of_a = split_sentences(a.text)[-1].text
+        assert b.text.startswith(last_sentence_of_a)  # one sentence of overlap
+    assert all(c.heading == "Title of the piece" for c in chunks)
+
+
+def test_sentence_splitter_keeps_abbreviations_together():
+    text = "U.S. Defense Secretary Pete Hegseth spoke. The U.S.-Japan alliance grew. Mr. Smith agreed!"
+    assert [s.text for s in split_sentences(text)] == [
+        "U.S. Defense Secretary Pete Hegseth spoke.",
+        "The U.S.-Japan alliance grew.",
+        "Mr. Smith agreed!",
+    ]
+
+
+def test_crlf_documents_keep_offsets_into_the_file_text():
+    text = "Heading here\r\nFirst paragraph has words. Second sentence.\r\n\r\nAnother paragraph here.\r\n"
+    doc = Document("crlf.txt", text)
+    for chunk in chunk_documents([doc]):
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert "\r" not in chunk.text
+
+
+def test_token_counts_come_from_tiktoken():
+    assert count_tokens("hello world") == 2
+
+
+_words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=40)
+_docs = st.lists(
+    st.one_of(_words, st.sampled_from(["\n", "\r\n", "\n\n", ". ", "? ", "U.S. ", "Leave a Reply", "# Title\n", "—"])),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_docs, st.integers(min_value=8, max_value=80), st.integers(min_value=0, max_value=2))
+def test_offsets_are_exact_for_random_documents(text, max_tokens, overlap):
+    doc = Document("r.txt", text)
+    for para in paragraphs(doc):
+        assert text[para.start : para.end] == para.text
+    for chunk in chunk_documents([doc], max_tokens=max_tokens, overlap=overlap):
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.text.strip() == chunk.text and chunk.text
+    for span in split_sentences(text, 0, "r.txt"):
+        assert text[span.start : span.end] == span.text

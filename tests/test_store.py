@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import load_corpus
+from rag.embed import FakeEmbedder
+from rag.errors import CorpusError, IndexError_, StaleIndexError
+from rag.store import CURRENT, build_index, load_index, open_index, save_index
+
+from .conftest import ARTICLE
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    d = tmp_path / "corpus"
+    d.mkdir()
+    (d / "article.txt").write_text(ARTICLE, encoding="utf-8")
+    return d
+
+
+def _current(cfg) -> Path:
+    root = Path(cfg.paths.index_dir)
+    return root / (root / CURRENT).read_text().strip()
+
+
+def test_index_round_trip_and_manifest(make_config, corpus_dir):
+    cfg = make_config(corpus_dir)
+    emb = FakeEmbedder()
+    built = open_index(cfg, emb, progress=False)
+    manifest = json.loads((_current(cfg) / "manifest.json").read_text())
+    assert manifest["embedding_model"] == "fake-embedder"
+    assert manifest["dimension"] == emb.dim
+    assert manifest["chunker"]["max_tokens"] == cfg.chunk.max_tokens
+    assert set(manifest["sources"]) == {"article.txt"} and len(manifest["sources"]["article.txt"]) == 64
+    assert {"faiss-cpu", "sentence-transformers"} <= set(manifest["versions"])
+    loaded = load_index(cfg, load_corpus(corpus_dir), emb.name)
+    assert [c.text for c in loaded.chunks] == [c.text for c in built.chunks]
+    assert loaded.chunk_vectors.ntotal == len(built.chunks)
+    assert not list(_current(cfg).glob("*.pkl"))  # metadata is JSON, never pickle
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda d, cfg: ((d / "article.txt").write_text(ARTICLE + "\nNew paragraph here.\n"), cfg)[1], "article.txt changed"),
+        (lambda d, cfg: ((d / "more.md").write_text("# More\nAnother document body text.\n"), cfg)[1], "more.md was added"),
+        (lambda d, cfg: cfg.replace(**{"chunk.max_tokens": 50}), "chunker changed"),
+    ],
+)
+def test_stale_manifest_is_detected_and_rebuilt(make_config, corpus_dir, change, reason):
+    cfg = make_config(corpus_dir)
+    emb = FakeEmbedder()
+    open_index(cfg, emb, progress=False)
+    cfg2 = change(corpus_dir, cfg)
+    with pytest.raises(StaleIndexError, match=reason):
+        load_index(cfg2, load_corpus(corpus_dir), emb.name)
+    rebuilt = open_index(cfg2, emb, progress=False)  # rebuilt automatically
+    assert load_index(cfg2, load_corpus(corpus_dir), emb.name).manifest["sources"] == rebuilt.manifest["sources"]
+
+
+def test_other_embedding_model_makes_the_index_stale(make_config, corpus_dir):
+    cfg = make_config(corpus_dir)
+    open_index(cfg, FakeEmbedder(), progress=False)
+    with pytest.raises(StaleIndexError, match="embedding_model"):
+        load_index(cfg, load_corpus(corpus_dir), "another-model")
+
+
+@pytest.mark.parametrize("victim", ["chunks.faiss", "chunks.json", "sentences.faiss"])
+def test_corrupt_or_truncated_files_are_refused_then_rebuilt(make_config, corpus_dir, victim):
+    cfg = make_config(corpus_dir)
+    emb = FakeEmbedder()
+    open_index(cfg, emb, progress=False)
+    path = _current(cfg) / victim
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(IndexError_, match="does not match its manifest"):
+        load_index(cfg, load_corpus(corpus_dir), emb.name)
+    index = open_index(cfg, emb, progress=False)
+    assert index.chunk_vectors.ntotal == len(index.chunks) > 0
+
+
+def test_interrupted_rebuild_leaves_the_previous_index_serving(make_config, corpus_dir, monkeypatch):
+    cfg = make_config(corpus_dir)
+    emb = FakeEmbedder()
+    open_index(cfg, emb, progress=False)
+    good = _current(cfg)
+    index = build_index(cfg, emb, load_corpus(corpus_dir), progress=False)
+
+    import rag.store
+
+    real = rag.store._atomic_write
+    calls = {"n": 0}
+
+    def crash_midway(path, data):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(rag.store, "_atomic_write", crash_midway)
+    with pytest.raises(IndexError_, match="Cannot write the index"):
+        save_index(index, cfg.paths.index_dir)
+    assert _current(cfg) == good  # CURRENT still points at the good generation
+    assert len(list(Path(cfg.paths.index_dir).glob("g-*"))) == 1  # the half-written one was removed
+    assert load_index(cfg, load_corpus(corpus_dir), emb.name).chunk_vectors.ntotal > 0
+
+
+def test_atomic_write_never_leaves_a_partial_file(tmp_path, monkeypatch):
+    from rag.store import _atomic_write
+
+    target = tmp_path / "f.json"
+    target.write_text("old")
+
+    def boom(fd):
+        raise OSError("disk error")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        _atomic_write(target, b"new content")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_read_only_index_folder_still_serves_from_memory(make_config, corpus_dir, monkeypatch):
+    import rag.store
+
+    def read_only(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(rag.store, "_atomic_write", read_only)
+    cfg = make_config(corpus_dir)
+    index = open_index(cfg, FakeEmbedder(), progress=False)
+    assert index.path is None and index.chunks  # built, not saved, still usable
+    assert not list(Path(cfg.paths.index_dir).glob("g-*"))
+
+
+def test_corpus_errors_are_specific(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError, match="no .txt or .md files"):
+        load_corpus(empty)
+    (empty / "zero.txt").write_bytes(b"")
+    (empty / "bin.txt").write_bytes(b"\x00\x01\x02binary")
+    (empty / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    with pytest.raises(CorpusError, match="No readable documents") as err:
+        load_corpus(empty)
+    assert "empty" in str(err.value) and "binary" in str(err.value) and "not UTF-8" in str(err.value)
+    (empty / "good.txt").write_text("A real paragraph of text.\n")
+    corpus = load_corpus(empty)
+    assert [d.source for d in corpus.documents] == ["good.txt"]
+    assert set(corpus.skipped) == {"zero.txt", "bin.txt", "latin1.md"}
