@@ -34,12 +34,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+def serve_app(app: Any, port: int | None = None, root_path: str = "") -> Iterator[str]:
     """Run an ASGI app with uvicorn in a thread (lifespan on, so Gradio's queue starts); yields its base URL."""
     import uvicorn
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", root_path=root_path))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -91,3 +91,47 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def fake_pipeline(index_dir: Path, **overrides: Any) -> Any:
+    """The real pipeline code over the seed article with the fake embedder and generator (fast)."""
+    from rag.answer import Pipeline
+    from rag.config import Config
+    from rag.embed import FakeEmbedder
+    from rag.generate import FakeGenerator
+
+    cfg = Config().replace(**{"paths.index_dir": str(index_dir), **overrides})
+    return Pipeline.load(cfg, embedder=FakeEmbedder(), generator=FakeGenerator(), progress=False)
+
+
+class Faulty:
+    """Wraps a pipeline: questions containing ``explode`` fail in the model, ``slow`` ones take a while."""
+
+    def __init__(self, inner: Any, delay: float = 2.0) -> None:
+        self.inner, self.delay = inner, delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def stream(self, question: str, history: Any = ()) -> Any:
+        from rag.errors import GenerationError
+
+        if "explode" in question:
+            raise GenerationError("llama.cpp: KV cache exhausted (internal detail the user must not see)")
+        if "slow" in question:
+            time.sleep(self.delay)
+        yield from self.inner.stream(question, history)
+
+    def ask(self, question: str, history: Any = ()) -> Any:
+        *_, answer = self.stream(question, history)
+        return answer
+
+
+def make_app(pipeline: Any, **overrides: Any) -> Any:
+    """The real server app (UI, widget, API, guard) around ``pipeline`` with config overrides."""
+    from rag.config import Config
+    from ui.app import create_app
+    from ui.service import ChatService
+
+    cfg = Config().replace(**overrides) if overrides else Config()
+    return create_app(ChatService(pipeline, cfg.server.concurrency, cfg.limits.max_history_turns), cfg)

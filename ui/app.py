@@ -20,7 +20,7 @@ from rag.config import Config
 from rag.schema import Answer, TextDelta
 
 from . import render
-from .security import add_security
+from .security import add_security, route_path
 from .service import ChatService, Turn, UserFacingError, parse_history
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def chat_messages(turns: list[Turn], widget: bool = False) -> list[dict[str, Any
     widget), rebuilt from server-side state so the display never feeds back into the pipeline's history."""
     messages: list[dict[str, Any]] = []
     for i, turn in enumerate(turns):
-        messages.append({"role": "user", "content": render.escape_markdown(turn.question)})
+        shown = turn.question if len(turn.question) <= 600 else turn.question[:600] + "…"
+        messages.append({"role": "user", "content": render.escape_markdown(shown)})
         if turn.error:
             messages.append({"role": "assistant", "content": render.render_error(turn.error)})
         elif turn.answer is not None:
@@ -196,7 +197,6 @@ def create_app(service: ChatService, config: Config) -> FastAPI:
     """One FastAPI app: the widget at ``/widget``, the full UI and ``/ask`` at ``/``, security middleware around."""
     app = FastAPI(title=config.widget.title, docs_url=None, redoc_url=None, openapi_url=None)
     loader = _gradio_js()
-    root = config.server.root_path.rstrip("/")
     theme = "dark" if config.widget.theme.lower() == "dark" else "light"
 
     @app.get("/gradio.js", include_in_schema=False)
@@ -207,20 +207,16 @@ def create_app(service: ChatService, config: Config) -> FastAPI:
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    app.add_middleware(WidgetTheme, path=WIDGET_PATH, root=root, theme=theme)
+    app.add_middleware(WidgetTheme, path=WIDGET_PATH, theme=theme)
 
     widget = build_blocks(service, config, widget=True)
     full = build_blocks(service, config, widget=False)
     css = render.CSS + _WIDGET_CSS
-    # The widget first: a mount at "/" would otherwise swallow /widget.
-    gr.mount_gradio_app(
-        app, widget, WIDGET_PATH, root_path=(root + WIDGET_PATH) if root else None,
-        footer_links=[], run_history=False, css=css, js=render.CITE_JS, ssr_mode=False, show_error=True,
-    )
-    gr.mount_gradio_app(
-        app, full, "/", root_path=root or None,
-        footer_links=["api"], run_history=False, css=css, js=render.CITE_JS, ssr_mode=False, show_error=True,
-    )
+    # The widget first: a mount at "/" would otherwise swallow /widget. No root_path here: behind a proxy,
+    # uvicorn's root_path puts the public prefix in every request's scope, where Gradio and the guard read it.
+    common = {"run_history": False, "css": css, "js": render.CITE_JS, "ssr_mode": False, "show_error": True}
+    gr.mount_gradio_app(app, widget, WIDGET_PATH, footer_links=[], **common)
+    gr.mount_gradio_app(app, full, "/", footer_links=["api"], **common)
     add_security(app, config.widget)
     return app
 
@@ -228,14 +224,15 @@ def create_app(service: ChatService, config: Config) -> FastAPI:
 class WidgetTheme:
     """Redirect ``/widget`` to ``/widget/?__theme=…``: Gradio takes the light/dark theme from that URL parameter."""
 
-    def __init__(self, app: Any, path: str, root: str, theme: str) -> None:
-        self.app, self.path, self.root, self.theme = app, path, root, theme
+    def __init__(self, app: Any, path: str, theme: str) -> None:
+        self.app, self.path, self.theme = app, path, theme
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].rstrip("/") == self.path:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and route_path(scope).rstrip("/") == self.path:
             query = scope.get("query_string", b"").decode("latin-1")
             if "__theme=" not in query:
-                target = f"{self.root}{self.path}/?{query + '&' if query else ''}__theme={self.theme}"
+                root = scope.get("root_path", "").rstrip("/")
+                target = f"{root}{self.path}/?{query + '&' if query else ''}__theme={self.theme}"
                 await RedirectResponse(target, status_code=307)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -258,7 +255,14 @@ def serve(config: Config, pipeline: Any | None = None, progress: bool = True) ->
     app = create_app(service, config)
     host, port = config.server.host, config.server.port
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"Chat UI:  http://{shown}:{port}{config.server.root_path}/")
-    print(f"Widget:   http://{shown}:{port}{config.server.root_path}{WIDGET_PATH}/")
-    print(f"API:      POST /gradio_api/call/ask (see the 'Use via API' link)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    base = f"http://{shown}:{port}"
+    if config.server.root_path:
+        base = f"<your proxy>{config.server.root_path.rstrip('/')}"  # with a root_path, pages only work through it
+        print(f"Listening on {host}:{port}, for a reverse proxy that strips {config.server.root_path}.")
+    print(f"Chat UI:  {base}/")
+    print(f"Widget:   {base}{WIDGET_PATH}/   (embed: {base}/gradio.js)")
+    print("API:      /ask (see 'Use via API' at the bottom of the chat page)")
+    uvicorn.run(
+        app, host=host, port=port, root_path=config.server.root_path.rstrip("/"), log_level="warning",
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+    )

@@ -29,6 +29,12 @@ OPEN_PATHS = ("/healthz", "/gradio.js", "/favicon.ico", "/theme.css", "/manifest
 OPEN_PARTS = ("/assets/", "/static/", "/svelte/")
 
 
+def route_path(scope: Scope) -> str:
+    """The request path without the proxy prefix (``root_path``) that uvicorn adds to it."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
+
+
 def normalize_origin(origin: str) -> str:
     """``HTTPS://Example.com/`` → ``https://example.com``: origins compare as scheme://host[:port]."""
     parts = urlsplit(origin.strip())
@@ -70,7 +76,7 @@ class EmbedGuard:
         """(authorized, came from the query string: set the cookie)."""
         if not self.token:
             return True, False
-        path = scope["path"]
+        path = route_path(scope)
         if path in OPEN_PATHS or any(p in path for p in OPEN_PARTS):
             return True, False
         auth = headers.get("authorization", "")
