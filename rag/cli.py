@@ -186,6 +186,12 @@ def config_command(config_path: str | None, overrides: tuple[str, ...]) -> None:
     click.echo(get_config(config_path, overrides).to_toml())
 
 
+# `rag eval`: batch evaluation; the command lives next to the runner it wraps (cheap import, no models).
+from .evalrun import eval_command  # noqa: E402
+
+cli.add_command(eval_command)
+
+
 def main() -> None:
     cli(prog_name="rag")
 

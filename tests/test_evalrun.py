@@ -205,3 +205,15 @@ def test_cli_command(questions_file: Path, tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     assert "answer accuracy" in result.output and "failed [default] (3): constitution inject boom" in result.output
     assert (out / "results.jsonl").exists() and (out / "report.html").exists()
+
+
+def test_registered_on_the_rag_group_and_errors_print_without_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "ok"}\n{"id": "b"}\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "bad.jsonl:2: 'question' is missing" in result.output and "Traceback" not in result.output
