@@ -31,6 +31,7 @@ SYSTEM_PROMPT = (
     "Answer in one short sentence, copying the passage's words, and end it with the passage number in "
     "brackets, like [1]."
 )
+LM_MIN_SUPPORT = 0.85
 REFUSALS = {
     "injection": (
         "I can't do that. I only answer questions about the article in this collection, and instructions "
@@ -168,6 +169,11 @@ class Pipeline:
         unsupported = [s.text for s in checked if s.span is None]
         if not checked or unsupported:
             return None, unsupported
+        # Each generated sentence must restate one of the reader's evidence sentences almost word for
+        # word: a fluent mix of two sentences can pass word checks yet claim a link the article never makes.
+        chosen = {(e.sentence.source, e.sentence.start) for e in decision.evidence}
+        if any(s.support < LM_MIN_SUPPORT or (s.span and (s.span.source, s.span.start) not in chosen) for s in checked):
+            return None, []
         best = decision.evidence[0].sentence
         if novel_coverage(" ".join(s.text for s in checked), best.text, question) < 0.5:
             return None, []

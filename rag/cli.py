@@ -80,6 +80,8 @@ def cli(verbose: int) -> None:
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "sentence_transformers", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def load_pipeline(cfg: Config, progress: bool = True):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from .schema import Document
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md")
+_ACRONYMS = {"us", "usa", "uk", "eu", "un", "nato", "ai", "faq", "api"}
 
 
 @dataclass
@@ -33,8 +34,8 @@ def _title(path: Path, text: str) -> str:
     match = re.search(r"^#\s+(.+)$", text[:2000], flags=re.MULTILINE)
     if match:
         return match.group(1).strip()
-    words = re.sub(r"[-_]+", " ", path.stem).strip()
-    return words[:1].upper() + words[1:]
+    words = re.sub(r"[-_]+", " ", path.stem).split()
+    return " ".join(w.upper() if w.lower() in _ACRONYMS else w.capitalize() for w in words)
 
 
 def _read(path: Path) -> str:

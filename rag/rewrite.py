@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidQuestionError
-from .text import STOPWORDS, content_terms
+from .text import DEMONYMS, STOPWORDS, content_terms
 
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|well)\b[\s,]*", re.IGNORECASE)
 _WHAT_ABOUT = re.compile(r"^\s*(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.IGNORECASE)
@@ -37,14 +37,28 @@ def normalize_history(history: Sequence[Any] | None, max_turns: int) -> list[dic
     return out[-max_turns:] if max_turns > 0 else []
 
 
+_SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|does|did|will|would|can|could|says?|said)\b", re.I)
+_QUANTITY = re.compile(r"^(?:around|about|roughly|some|over|under|nearly|almost|more|less|yes|no|\d)", re.IGNORECASE)
+_PERSONAL = {"he", "him", "his", "she", "her"}
+
+
 def subject_of(question: str) -> str:
-    """The main named thing of a question: its first proper-noun phrase, else its content words."""
+    """The main named thing of a question: its first proper-noun phrase (not a demonym), else its content words."""
     for match in _NAME.finditer(question):
         words = [w for w in match.group().split() if w.lower() not in _QWORDS]
-        if words:
+        if words and not (len(words) == 1 and words[0].lower() in DEMONYMS):
             return " ".join(words).strip("?.,")
     words = [w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in STOPWORDS | _QWORDS]
     return " ".join(words)
+
+
+def _answer_entity(answer: str) -> str:
+    """A short noun-phrase answer ("The Taiwan Strait.") is what a following "it"/"he" most likely means."""
+    text = re.sub(r"\s*\[\d+\]", "", answer).strip().rstrip(".!")
+    words = text.split()
+    if not 0 < len(words) <= 8 or _QUANTITY.match(text) or _SENTENCE_VERB.search(text):
+        return ""
+    return text[:1].lower() + text[1:] if words[0].lower() in ("the", "a", "an") else text
 
 
 def needs_context(question: str) -> bool:
@@ -70,15 +84,19 @@ def rewrite(question: str, history: list[dict[str, str]]) -> str:
         claim = answers[-1] if answers else previous
         claim = re.sub(r"\s*\[\d+\]", "", claim).strip().rstrip(".")
         return f"Why is it that {claim[:1].lower()}{claim[1:]}?"
+    entity = _answer_entity(answers[-1]) if answers else ""
     subject = subject_of(previous)
-    if not subject:
+    if not subject and not entity:
         return f"{body} ({previous})"
 
     def resolve(match: re.Match[str]) -> str:
         p = match.group("p").lower()
+        target = entity or subject
+        if p in _PERSONAL and not _NAME.search(target):
+            target = subject  # "he" needs a person's name; a short answer like "doubling" is not one
         if p in ("its", "their", "his", "her"):
-            return f"{subject}’s"
-        return subject
+            return f"{target}’s"
+        return target
 
     resolved, count = _PRONOUN.subn(resolve, body, count=1)
     if count == 0:

@@ -17,7 +17,7 @@ STOPWORDS = frozenset(
     same she should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was wasn't we were what when where which while who whom whose why will
     with would you your yours yourself yourselves one ones much many may might must shall s t also yet via
-    according per""".split()
+    according per else besides apart roughly approximately exactly really actually currently""".split()
 )
 
 # Words that frame a question about the text rather than carry its content.
@@ -25,8 +25,19 @@ FRAME_WORDS = frozenset(
     """article articles author writer text passage piece story report say says said state states stated mention
     mentions mentioned tell tells told describe describes described name named called refer refers referred
     discuss discusses discussed talk talks note notes noted claim claims claimed suggest suggests suggested
-    give given explain explains explained happen happens kind type sort thing things way ways something""".split()
+    give given explain explains explained happen happens kind type sort thing things way ways something use uses
+    used using main specific specifically call calls""".split()
 )
+
+# Common metonyms and capitals: a question about "Tokyo's budget" is about Japan's.
+ALIASES = {
+    "tokyo": "japan", "japanese": "japan", "beijing": "china", "chinese": "china", "washington": "u.s.",
+    "american": "u.s.", "america": "u.s.", "us": "u.s.", "usa": "u.s.", "pentagon": "defense", "seoul": "korea",
+    "korean": "korea", "taipei": "taiwan", "taiwanese": "taiwan", "moscow": "russia", "russian": "russia",
+    "kremlin": "russia", "brussels": "europe", "european": "europe", "eu": "europe", "nato": "alliance",
+    "british": "britain", "london": "britain", "paris": "france", "french": "france", "berlin": "germany",
+    "german": "germany", "delhi": "india", "indian": "india", "pyongyang": "korea", "kyiv": "ukraine",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,10 +59,12 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
-def content_terms(text: str, drop_frame: bool = True) -> list[str]:
-    """Stems of the content words, in order, without duplicates."""
+def content_terms(text: str, drop_frame: bool = True, aliases: bool = False) -> list[str]:
+    """Stems of the content words, in order, without duplicates (metonyms mapped when ``aliases``)."""
     out: dict[str, None] = {}
     for tok in tokens(text):
+        if aliases:
+            tok = ALIASES.get(tok, tok)
         if tok in STOPWORDS or (drop_frame and tok in FRAME_WORDS) or len(tok) < 2 and not tok.isdigit():
             continue
         out[stem(tok)] = None
@@ -93,10 +106,9 @@ NUMBER = re.compile(
 )
 DATE = re.compile(
     r"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|\b\d+(?:st|nd|rd|th)\b|"
-    r"\b(?:century|centuries|decade|decades|ago|era|World War)\b",
-    re.IGNORECASE,
+    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|\b\d+(?:st|nd|rd|th)\b"
 )
+PERIOD = re.compile(r"\b(?:century|centuries|decade|decades|ago|era|years?|World War|post-war|postwar)\b", re.I)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 ROLES = re.compile(
     r"\b(?:president|secretary|minister|official|officials|leader|leaders|ambassador|general|admiral|chief|"
@@ -105,7 +117,18 @@ ROLES = re.compile(
 )
 
 
-def has_name(sentence: str) -> bool:
-    """A capitalized name that is not just the first word of the sentence, or a role such as 'Secretary'."""
-    body = sentence[1:] if sentence else sentence
-    return bool(re.search(r"\s[A-Z][a-z]{2,}", body)) or bool(ROLES.search(sentence))
+DEMONYMS = frozenset(
+    """american chinese japanese european korean russian british french german indian asian african australian
+    canadian taiwanese ukrainian israeli iranian pakistani filipino vietnamese indonesian english western eastern
+    northern southern""".split()
+)
+
+
+def has_name(sentence: str, exclude: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+    """A capitalized name (not the sentence's first word, not already in the question) or a role."""
+    for match in re.finditer(r"(?<=[\s“\"(])([A-Z][a-z]{2,})", sentence):
+        word = match.group(1)
+        if stem(word.lower()) not in exclude and ALIASES.get(word.lower(), word.lower()) not in exclude:
+            if word.lower() not in DEMONYMS:
+                return True
+    return any(stem(m.lower()) not in exclude for m in ROLES.findall(sentence))
