@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .cite import citations_for, novel_coverage, verify
+from .cite import citations_for, marker_for, novel_coverage, verify
 from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
@@ -175,14 +175,11 @@ class Pipeline:
         if any(s.support < LM_MIN_SUPPORT or (s.span and (s.span.source, s.span.start) not in chosen) for s in checked):
             return None, []
         best = decision.evidence[0].sentence
-        if novel_coverage(" ".join(s.text for s in checked), best.text, question) < 0.5:
+        if novel_coverage(" ".join(s.text for s in checked), best.text, question) < 0.4:
             return None, []
         spans = [(s.span, s.passage, s.support) for s in checked if s.span and s.passage]
         citations = citations_for(spans)
-        parts = []
-        for s in checked:
-            n = next(c.n for c in citations if s.span and c.start == s.span.start and c.source == s.span.source)
-            parts.append(f"{s.text.rstrip()} [{n}]")
+        parts = [f"{s.text.rstrip()} [{marker_for(citations, s.span)}]" for s in checked if s.span]
         return (" ".join(parts), citations), []
 
 

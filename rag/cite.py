@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from .chunk import split_sentences
 from .schema import Citation, Passage, Span
-from .text import NUMBER, STOPWORDS, content_terms, fuzzy_in, stems, term_weight, tokens
+from .text import NUMBER, content_terms, fuzzy_in, stems, term_weight
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_CLAUSE = re.compile(r"[,;:—–()]|\b(?:but|while|which|whereas)\b")
+_CLAUSE = re.compile(r",\s|[;:—–()]|\b(?:but|while|which|whereas)\b")  # "50,000" is not two clauses
 MIN_SUPPORT = 0.6  # weighted share of a sentence's content words found in its span
 
 
@@ -111,9 +111,3 @@ def marker_for(citations: list[Citation], span: Span) -> int:
             return c.n
     raise KeyError(span)
 
-
-def is_content_word(tok: str) -> bool:
-    return tok not in STOPWORDS and tok.isalpha()
-
-
-__all__ = ["answer_sentences", "citations_for", "marker_for", "novel_coverage", "strip_markers", "support", "verify", "tokens"]

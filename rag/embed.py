@@ -79,7 +79,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 class FakeEmbedder:
     """Hashed bag of words (with crude suffix stripping): fast, deterministic, good enough for logic tests."""
 
-    def __init__(self, dim: int = 256) -> None:
+    def __init__(self, dim: int = 4096) -> None:  # wide, so word buckets rarely collide
         self.name = "fake-embedder"
         self.dim = dim
 

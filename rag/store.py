@@ -65,11 +65,12 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def expected_manifest(config: Config, corpus: Corpus, embedder_name: str) -> dict[str, Any]:
+def expected_manifest(config: Config, corpus: Corpus, embedder_name: str, dimension: int | None = None) -> dict[str, Any]:
     """What the manifest of a fresh index for this corpus and config must say."""
     return {
         "format_version": FORMAT_VERSION,
         "embedding_model": embedder_name,
+        "dimension": dimension,
         "chunker": {
             "max_tokens": config.chunk.max_tokens,
             "overlap_sentences": config.chunk.overlap_sentences,
@@ -83,7 +84,9 @@ def expected_manifest(config: Config, corpus: Corpus, embedder_name: str) -> dic
 def staleness(manifest: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     """Human-readable reasons why an index no longer matches; empty when it is fresh."""
     reasons = []
-    for key in ("format_version", "embedding_model", "chunker"):
+    for key in ("format_version", "embedding_model", "dimension", "chunker"):
+        if key == "dimension" and expected[key] is None:
+            continue
         if manifest.get(key) != expected[key]:
             reasons.append(f"{key} changed ({manifest.get(key)!r} -> {expected[key]!r})")
     old, new = manifest.get("sources", {}), expected["sources"]
@@ -140,8 +143,7 @@ def build_index(config: Config, embedder: Embedder, corpus: Corpus | None = None
             parts.append(embedder.embed(texts[i : i + batch]))
             bar.update(len(texts[i : i + batch]))
     vectors = np.concatenate(parts).astype(np.float32)
-    manifest = expected_manifest(config, corpus, embedder.name) | {
-        "dimension": int(vectors.shape[1]),
+    manifest = expected_manifest(config, corpus, embedder.name, int(vectors.shape[1])) | {
         "n_chunks": len(chunks),
         "n_sentences": len(sentences),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -203,7 +205,7 @@ def save_index(index: Index, index_dir: str | Path) -> Path:
     return gen
 
 
-def load_index(config: Config, corpus: Corpus, embedder_name: str) -> Index:
+def load_index(config: Config, corpus: Corpus, embedder_name: str, dimension: int | None = None) -> Index:
     """Load and verify the persisted index; raise ``StaleIndexError``/``IndexError_`` saying why not."""
     import faiss
 
@@ -220,7 +222,7 @@ def load_index(config: Config, corpus: Corpus, embedder_name: str) -> Index:
     for name, data in raw.items():
         if manifest.get("files", {}).get(name) != _sha256(data):
             raise IndexError_(f"{gen / name} does not match its manifest (corrupt or truncated). Run `rag index`.")
-    reasons = staleness(manifest, expected_manifest(config, corpus, embedder_name))
+    reasons = staleness(manifest, expected_manifest(config, corpus, embedder_name, dimension))
     if reasons:
         raise StaleIndexError(f"The index in {gen} is stale: {'; '.join(reasons)}. Run `rag index` to rebuild it.")
     try:
@@ -245,7 +247,7 @@ def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progre
     corpus = load_corpus(config.paths.corpus_dir)
     if not rebuild:
         try:
-            return load_index(config, corpus, embedder.name)
+            return load_index(config, corpus, embedder.name, embedder.dim)
         except IndexError_ as exc:
             log.warning("%s Rebuilding.", exc)
     index = build_index(config, embedder, corpus, progress=progress)

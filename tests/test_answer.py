@@ -74,9 +74,9 @@ def test_follow_up_is_rewritten_with_the_history(fake_pipeline):
         {"role": "user", "content": "What is Japan investing in?"},
         {"role": "assistant", "content": "Japan is investing in advanced weaponry such as longer-range missiles."},
     ]
-    ans = fake_pipeline.ask("And what holds it back?", history)
-    assert ans.standalone_question and "Japan" in ans.standalone_question
-    assert "holds" in ans.standalone_question
+    # The fake embedder knows no synonyms, so the follow-up uses the article's own verb.
+    ans = fake_pipeline.ask("And what hampers it?", history)
+    assert ans.standalone_question == "What hampers Japan?"
     assert "pacifist constitution" in ans.answer
 
 
@@ -103,7 +103,7 @@ def test_a_faithful_generated_answer_is_kept_with_its_span(make_config):
     pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=honest, progress=False)
     ans = pipe.ask("How many U.S. military personnel does Japan host?")
     assert ans.generator == "lm"
-    assert ans.answer == "Japan hosts around 50,000 U.S. military personnel [1]."
+    assert ans.answer == "Japan hosts around 50,000 U.S. military personnel. [1]"
     assert ans.citations[0].text.startswith("Japan hosts around 50,000")
     _exact(pipe, ans)
 

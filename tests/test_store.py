@@ -68,6 +68,10 @@ def test_other_embedding_model_makes_the_index_stale(make_config, corpus_dir):
     open_index(cfg, FakeEmbedder(), progress=False)
     with pytest.raises(StaleIndexError, match="embedding_model"):
         load_index(cfg, load_corpus(corpus_dir), "another-model")
+    with pytest.raises(StaleIndexError, match="dimension"):
+        load_index(cfg, load_corpus(corpus_dir), "fake-embedder", dimension=128)
+    narrow = FakeEmbedder(dim=128)  # same name, other width: rebuilt, not a crash at search time
+    assert open_index(cfg, narrow, progress=False).chunk_vectors.d == 128
 
 
 @pytest.mark.parametrize("victim", ["chunks.faiss", "chunks.json", "sentences.faiss"])
