@@ -7,6 +7,7 @@ may then phrase it, and its text is kept only if every sentence checks out again
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -116,12 +117,13 @@ class Pipeline:
 
         standalone = rewrite(text, turns) if self.config.answer.rewrite_followups else text
         timings.rewrite_s = time.perf_counter() - t0
-        query = standalone if standalone == text else f"{standalone} {turns[-2]['content'] if len(turns) > 1 else ''}"
+        # A follow-up is searched together with the previous turn, whose answer names the topic.
+        query = standalone if standalone == text else " ".join([standalone, *(m["content"] for m in turns[-2:])])
         retrieval = self.retriever.search(query)
         timings.retrieve_s = time.perf_counter() - t0 - timings.rewrite_s
         info = analyze(standalone)
         qvec = retrieval.query_vector if query == standalone else self.embedder.embed([standalone])[0]
-        decision = self.reader.decide(info, retrieval.passages, qvec)
+        decision = self.reader.decide(info, retrieval.passages, qvec, followup=query != standalone)
         base = Answer(text, "", passages=retrieval.passages, standalone_question=standalone if standalone != text else "")
 
         if decision.abstain:
@@ -139,7 +141,9 @@ class Pipeline:
             if decision.yes_no:
                 base.answer = f"{decision.yes_no}. {base.answer}"
         timings.ttft_s = time.perf_counter() - t0
-        yield TextDelta(base.answer)
+        # One delta per cited sentence: only checked text is ever shown, so units are sentences, not tokens.
+        for piece in _PIECES.findall(base.answer):
+            yield TextDelta(piece)
         timings.total_s = time.perf_counter() - t0
         base.timings = timings
         yield base
@@ -181,6 +185,9 @@ class Pipeline:
         citations = citations_for(spans)
         parts = [f"{s.text.rstrip()} [{marker_for(citations, s.span)}]" for s in checked if s.span]
         return (" ".join(parts), citations), []
+
+
+_PIECES = re.compile(r".+?(?:\[\d+\]\s*|$)", re.S)
 
 
 def _extractive(decision: Decision) -> tuple[str, list[Citation]]:

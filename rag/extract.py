@@ -19,7 +19,7 @@ from .embed import Embedder
 from .guard import classify_intent
 from .schema import Passage, Span
 from .store import Index
-from .text import DATE, NUMBER, PERIOD, content_terms, fuzzy_in, has_name, stems, term_weight, tokens
+from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, stems, term_weight, tokens
 
 Kind = Literal["how_many", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
@@ -214,7 +214,7 @@ class Reader:
         vecs = self.embedder.embed([focus, *windows])
         return float((vecs[1:] @ vecs[0]).max()) >= 0.45
 
-    def rank(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray) -> list[Evidence]:
+    def rank(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> list[Evidence]:
         seen: set[int] = set()
         out: list[Evidence] = []
         total_w = sum(self._weight(t) for t in info.terms) or 1.0
@@ -230,7 +230,8 @@ class Reader:
                 vocab = self._vocab[sid] | stems(passage.heading)
                 lexical = sum(self._weight(t) for t in info.terms if fuzzy_in(t, vocab)) / total_w
                 type_ok = _type_ok(info, span.text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
-                score = 0.55 * dense + 0.45 * lexical + 0.02 / passage.rank
+                # A follow-up stays on the topic of the previous turn, which ranked its passage first.
+                score = 0.55 * dense + 0.45 * lexical + (0.08 if followup and passage.rank == 1 else 0.02 / passage.rank)
                 if info.kind in _TYPED:
                     score += 0.08 if type_ok else -0.12
                 elif info.kind == "why" and _CAUSAL.search(span.text):
@@ -270,16 +271,21 @@ class Reader:
         return None
 
     # -- decision ----------------------------------------------------------------------------------------------
-    def decide(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray) -> Decision:
+    def decide(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> Decision:
         if info.main:  # score sentences against what is asked, not against the premise
             qvec = self.embedder.embed([info.main])[0]
-        ranked = self.rank(info, passages, qvec)
+        ranked = self.rank(info, passages, qvec, followup)
         if not ranked:
             return Decision([], True, "nothing relevant was retrieved")
         context = " ".join(p.text for p in passages)
         uncovered = self.uncovered_terms(info.terms, context)
-        total = sum(term_weight(t) for t in info.terms) or 1.0
-        missing_weight = sum(term_weight(t) for t in uncovered) / total
+        verbs = verb_like(info.main or info.text)
+
+        def weight(t: str) -> float:
+            return term_weight(t) * (0.3 if t in verbs else 1.0)
+
+        total = sum(weight(t) for t in info.terms) or 1.0
+        missing_weight = sum(weight(t) for t in uncovered) / total
         # Named things must appear literally: a synonym of "Okinawa" does not answer a question about Okinawa.
         missing_names = [t for t in info.names if not fuzzy_in(t, self.vocabulary)]
         best = ranked[0]

@@ -17,7 +17,7 @@ STOPWORDS = frozenset(
     same she should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was wasn't we were what when where which while who whom whose why will
     with would you your yours yourself yourselves one ones much many may might must shall s t also yet via
-    according per else besides apart roughly approximately exactly really actually currently""".split()
+    according per else besides apart roughly approximately exactly really actually currently back""".split()
 )
 
 # Words that frame a question about the text rather than carry its content.
@@ -82,6 +82,29 @@ def term_weight(term: str) -> float:
     if zipf == 0.0:
         zipf = 3.0  # unknown to wordfreq (a stem or a rare name): treat as fairly rare
     return max(0.5, 7.0 - zipf)
+
+
+_WH = {"what", "who", "which", "that", "whom"}
+_AUX_WORDS = {"do", "does", "did", "will", "would", "can", "could", "should", "might", "may", "must"}
+
+
+def verb_like(question: str) -> set[str]:
+    """Stems of words that are probably the question's verbs ("What *holds* Japan back?", "did X *announce*").
+
+    Questions paraphrase their verbs freely while the things they ask about keep their names, so
+    a verb the article lacks is weak evidence that the article cannot answer.
+    """
+    toks = tokens(question)
+    out = set()
+    for i, tok in enumerate(toks):
+        prev = toks[i - 1] if i else ""
+        if tok.endswith(("ing", "ed")) and len(tok) > 5:
+            out.add(stem(tok))
+        elif prev in _WH and tok.endswith("s") and not tok.endswith("ss") and i == 1:
+            out.add(stem(tok))
+        elif i >= 2 and toks[i - 2] in _AUX_WORDS and tok not in STOPWORDS:
+            out.add(stem(tok))  # "does Japan HOST", "did Hegseth ANNOUNCE"
+    return out
 
 
 def stems(text: str) -> set[str]:
