@@ -157,8 +157,13 @@ class Pipeline:
         generated sentences that no span supports, so callers can see what was dropped.
         """
         assert self.generator is not None
-        ranks = sorted({e.passage.rank for e in decision.evidence})
-        shown = [p for p in passages if p.rank in ranks]
+        # Only the reader's evidence sentences go in the prompt: a short prompt is fast to process on
+        # two cores, and a small model copies a sentence far more faithfully than it digests a page.
+        shown = [
+            Passage(e.passage.chunk_id, e.sentence.source, e.sentence.start, e.sentence.end, e.sentence.text,
+                    e.passage.heading, e.score, i)
+            for i, e in enumerate(decision.evidence, start=1)
+        ]
         numbered = "\n".join(f"[{i}] {p.text}" for i, p in enumerate(shown, start=1))
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
@@ -179,7 +184,8 @@ class Pipeline:
         if any(s.support < LM_MIN_SUPPORT or (s.span and (s.span.source, s.span.start) not in chosen) for s in checked):
             return None, []
         best = decision.evidence[0].sentence
-        if novel_coverage(" ".join(s.text for s in checked), best.text, question) < 0.4:
+        # ... and carry most of what the evidence says beyond the question, so no fact is dropped.
+        if novel_coverage(" ".join(s.text for s in checked), best.text, question) < 0.6:
             return None, []
         spans = [(s.span, s.passage, s.support) for s in checked if s.span and s.passage]
         citations = citations_for(spans)

@@ -51,8 +51,11 @@ def support(claim: str, span_text: str, question: str = "") -> float:
     vocab = stems(span_text) | set(content_terms(question, drop_frame=False))
     total = sum(term_weight(t) for t in terms)
     found = sum(term_weight(t) for t in terms if fuzzy_in(t, vocab))
+    # Numbers and names are facts on their own: one the span (or question) lacks voids the claim.
     numbers_ok = all(n in span_text or n in question for n in NUMBER.findall(claim) if n[:1].isdigit())
-    return found / total if numbers_ok else 0.0
+    names = re.findall(r"(?<=\s)[A-Z][\w’'-]+", claim)
+    names_ok = all(n in span_text or n in question for n in names)
+    return found / total if numbers_ok and names_ok else 0.0
 
 
 def _sentences_of(passage: Passage) -> list[Span]:
@@ -81,12 +84,12 @@ def verify(text: str, passages: list[Passage], question: str = "") -> list[Suppo
     return out
 
 
-def novel_coverage(answer: str, evidence: str, question: str) -> float:
-    """How much of what the best evidence clause adds beyond the question the answer carries."""
+def novel_coverage(answer: str, evidence: str, question: str, by_clause: bool = False) -> float:
+    """How much of what the evidence (or its best clause) adds beyond the question the answer carries."""
     asked = set(content_terms(question, drop_frame=False))
     said = stems(answer)
     best = 0.0
-    for clause in _CLAUSE.split(evidence):
+    for clause in _CLAUSE.split(evidence) if by_clause else [evidence]:
         novel = [t for t in content_terms(clause or "", drop_frame=False) if t not in asked]
         if not novel:
             continue

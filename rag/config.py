@@ -54,7 +54,7 @@ class RetrieveConfig:
 class GenerateConfig:
     backend: str = "llama.cpp"  # "llama.cpp", "transformers", or "none" (extractive answers only)
     model: str = "smollm2-135m-instruct"
-    max_new_tokens: int = 60
+    max_new_tokens: int = 48
     threads: int = 2
 
 

@@ -219,7 +219,9 @@ class Reader:
         out: list[Evidence] = []
         total_w = sum(self._weight(t) for t in info.terms) or 1.0
         for passage in passages:
+            prev_text = ""
             for sid in self._by_chunk.get(passage.chunk_id, []):
+                context, prev_text = prev_text, self.index.sentences[sid].text
                 if sid in seen:
                     continue
                 seen.add(sid)
@@ -229,7 +231,9 @@ class Reader:
                 dense = float(self._vectors[sid] @ qvec)
                 vocab = self._vocab[sid] | stems(passage.heading)
                 lexical = sum(self._weight(t) for t in info.terms if fuzzy_in(t, vocab)) / total_w
-                type_ok = _type_ok(info, span.text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
+                # "His acknowledgment ..." answers "who?" through the sentence before it.
+                typed_text = f"{context} {span.text}" if _ANAPHOR.match(span.text) else span.text
+                type_ok = _type_ok(info, typed_text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
                 # A follow-up stays on the topic of the previous turn, which ranked its passage first.
                 score = 0.55 * dense + 0.45 * lexical + (0.08 if followup and passage.rank == 1 else 0.02 / passage.rank)
                 if info.kind in _TYPED:
@@ -302,7 +306,7 @@ class Reader:
         if info.kind in _TYPED and not best.type_ok:
             typed = [e for e in ranked if e.type_ok and e.score >= best.score - 0.15]
             if not typed:
-                what = {"how_many": "such a number", "who": "a name", "when": "a time"}.get(info.kind, "a date")
+                what = {"how_many": "such number", "who": "name", "where": "place", "when": "time"}.get(info.kind, "date")
                 return abstain(f"the passages about this give no {what}")
             best = typed[0]
             ranked = [best] + [e for e in ranked if e is not best]

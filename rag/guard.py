@@ -34,7 +34,8 @@ _OFF_TOPIC = re.compile(
     re.IGNORECASE,
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+# C0/C1 controls, U+FFFD and lone surrogates (undecodable argv bytes; they crash tokenizers and JSON encoders).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffd\ud800-\udfff]")
 
 
 def clean_question(question: object, max_chars: int) -> str:

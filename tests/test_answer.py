@@ -99,13 +99,23 @@ def test_unsupported_generated_citation_is_dropped(make_config):
 
 
 def test_a_faithful_generated_answer_is_kept_with_its_span(make_config):
-    honest = FakeGenerator(reply="Japan hosts around 50,000 U.S. military personnel [1].")
+    honest = FakeGenerator(reply="Japan hosts around 50,000 U.S. military personnel and considerable military "
+                                 "infrastructure, but resentment simmers as true reciprocity remains in question [1].")
     pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=honest, progress=False)
     ans = pipe.ask("How many U.S. military personnel does Japan host?")
     assert ans.generator == "lm"
-    assert ans.answer == "Japan hosts around 50,000 U.S. military personnel. [1]"
+    assert ans.answer.startswith("Japan hosts around 50,000 U.S. military personnel and") and ans.answer.endswith("[1]")
     assert ans.citations[0].text.startswith("Japan hosts around 50,000")
     _exact(pipe, ans)
+
+
+def test_generated_answer_that_drops_the_fact_or_invents_a_name_is_not_kept(make_config):
+    for reply in ("Japan hosts U.S. military personnel [1].",  # true but leaves out the figure asked for
+                  "Japan hosts around 50,000 U.S. military personnel on Okinawa and considerable military "
+                  "infrastructure, but resentment simmers as true reciprocity remains in question [1]."):
+        pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=FakeGenerator(reply), progress=False)
+        ans = pipe.ask("How many U.S. military personnel does Japan host?")
+        assert ans.generator == "extractive" and "Okinawa" not in ans.answer and "50,000" in ans.answer
 
 
 def test_verify_reattributes_a_wrong_marker_and_flags_unsupported_sentences():
