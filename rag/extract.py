@@ -87,24 +87,19 @@ class QuestionInfo:
     main: str = ""  # the question without that clause
 
 
+# First match wins: "When did ..." is a time question before it is a yes/no one.
+_KINDS: list[tuple[Kind, re.Pattern[str]]] = [
+    ("when_exact", _WHEN_EXACT), ("when", _WHEN), ("who", _WHO), ("where", _WHERE), ("why", _WHY), ("yesno", _YESNO),
+]
+
+
 def analyze(question: str) -> QuestionInfo:
     kind: Kind = "other"
     focus = ""
     if m := _HOW_MANY.search(question):
-        kind = "how_many"
-        focus = m.group("focus").strip()
-    elif _WHEN_EXACT.search(question):
-        kind = "when_exact"
-    elif _WHEN.search(question):
-        kind = "when"
-    elif _WHO.search(question):
-        kind = "who"
-    elif _WHERE.search(question):
-        kind = "where"
-    elif _WHY.search(question):
-        kind = "why"
-    elif _YESNO.search(question):
-        kind = "yesno"
+        kind, focus = "how_many", m.group("focus").strip()
+    else:
+        kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
     body = re.sub(r"^\W*\w+", "", question)  # the first word is capitalized anyway
     names = [t for w in re.findall(r"\b[A-Z][\w’'.-]*", body) for t in content_terms(w, aliases=True)]
     terms = content_terms(question, aliases=True)
