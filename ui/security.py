@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from http.cookies import SimpleCookie
 from typing import Any
@@ -27,6 +28,8 @@ COOKIE = "rag_token"
 # Static files carry no corpus data; leaving them open lets a host page load the web-component script.
 OPEN_PATHS = ("/healthz", "/gradio.js", "/favicon.ico", "/theme.css", "/manifest.json", "/robots.txt")
 OPEN_PARTS = ("/assets/", "/static/", "/svelte/")
+# Static folders at the root or under one mount (``/widget/assets/…``); nothing else that merely contains them.
+_OPEN_PREFIX = re.compile(r"^(?:/[\w-]+)?(?:" + "|".join(re.escape(p) for p in OPEN_PARTS) + ")")
 
 
 def route_path(scope: Scope) -> str:
@@ -77,7 +80,7 @@ class EmbedGuard:
         if not self.token:
             return True, False
         path = route_path(scope)
-        if path in OPEN_PATHS or any(p in path for p in OPEN_PARTS):
+        if path in OPEN_PATHS or (_OPEN_PREFIX.match(path) and ".." not in path):
             return True, False
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and hmac.compare_digest(auth[7:].strip(), self.token):
