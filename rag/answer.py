@@ -104,7 +104,7 @@ class Pipeline:
         """Yield ``TextDelta`` pieces as the answer is ready, then the full ``Answer``."""
         t0 = time.perf_counter()
         text = self.validate_question(question)
-        turns = normalize_history(history, self.config.limits.max_history_turns)
+        turns = normalize_history(history, self.config.limits.max_history_turns, 4 * self.config.limits.max_question_chars)
         timings = Timings()
         intent = classify_intent(text)
         if intent != "question":

@@ -133,6 +133,9 @@ def ask_command(question: str, config_path: str | None, overrides: tuple[str, ..
             turns = json.load(history)
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"not valid JSON ({exc})", param_hint="--history") from None
+    from .guard import clean_question
+
+    clean_question(question, cfg.limits.max_question_chars)  # a bad question fails before the models load
     pipe = load_pipeline(cfg, progress=not as_json)
     if as_json:
         click.echo(pipe.ask(question, turns).to_json(indent=2))

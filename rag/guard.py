@@ -35,7 +35,7 @@ _OFF_TOPIC = re.compile(
 )
 
 # C0/C1 controls, U+FFFD and lone surrogates (undecodable argv bytes; they crash tokenizers and JSON encoders).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffd\ud800-\udfff]")
+CONTROL_CHARS = _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffd\ud800-\udfff]")
 
 
 def clean_question(question: object, max_chars: int) -> str:

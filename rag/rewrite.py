@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidQuestionError
+from .guard import CONTROL_CHARS as _CONTROL
 from .text import DEMONYMS, STOPWORDS, content_terms
 
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|well)\b[\s,]*", re.IGNORECASE)
@@ -23,8 +24,12 @@ _QWORDS = {"what", "who", "why", "how", "when", "where", "which", "does", "do", 
            "can", "could", "will", "would", "should", "has", "have", "the", "a", "an", "and", "but", "so", "i"}
 
 
-def normalize_history(history: Sequence[Any] | None, max_turns: int) -> list[dict[str, str]]:
-    """Accept dicts or Message objects; keep the last ``max_turns`` messages with a known role and text."""
+def normalize_history(history: Sequence[Any] | None, max_turns: int, max_chars: int = 4000) -> list[dict[str, str]]:
+    """Accept dicts or Message objects; keep the last ``max_turns`` messages with a known role and text.
+
+    History is input too: its text gets the same character cleaning as a question and is cut to its
+    last ``max_chars`` characters, so no turn can smuggle binary junk or megabytes into the models.
+    """
     out: list[dict[str, str]] = []
     for item in history or ():
         role = getattr(item, "role", None) or (item.get("role") if isinstance(item, dict) else None)
@@ -33,7 +38,7 @@ def normalize_history(history: Sequence[Any] | None, max_turns: int) -> list[dic
             raise InvalidQuestionError(f"History messages need role 'user' or 'assistant', got {role!r}.")
         if not isinstance(content, str):
             raise InvalidQuestionError("Each history message needs text content.")
-        out.append({"role": role, "content": content})
+        out.append({"role": role, "content": re.sub(r"\s+", " ", _CONTROL.sub(" ", content))[-max_chars:].strip()})
     return out[-max_turns:] if max_turns > 0 else []
 
 
