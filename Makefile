@@ -32,6 +32,7 @@ eval: setup
 	$(VENV)/bin/rag eval evals/questions.jsonl --out evals/report
 
 bench: setup
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) evals/bench.py
 
 clean:
