@@ -23,6 +23,7 @@ from .retrieve import Retriever
 from .rewrite import normalize_history, rewrite
 from .schema import Answer, Citation, Document, Passage, StreamEvent, TextDelta, Timings
 from .store import Index, open_index
+from .text import term_weight
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Pipeline:
         self.generator = generator
         self.retriever = Retriever(index, embedder, config.retrieve)
         self.reader = Reader(index, embedder, config.answer)
+        term_weight("japan")  # load the word-frequency table now, not during the first answer
 
     @classmethod
     def load(
