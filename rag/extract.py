@@ -253,20 +253,13 @@ class Reader:
         sims = vecs[: len(missing)] @ vecs[len(missing) :].T
         return [t for t, row in zip(missing, sims, strict=True) if float(row.max()) < 0.62]
 
-    def _previous_sentence(self, evidence: Evidence) -> Evidence | None:
+    def _neighbour(self, evidence: Evidence, step: int) -> Evidence | None:
+        """The sentence ``step`` places before/after ``evidence`` in the same passage, if any."""
         sids = self._by_chunk.get(evidence.passage.chunk_id, [])
-        for i, sid in enumerate(sids[1:], start=1):
-            if self.index.sentences[sid] == evidence.sentence:
-                prev = self.index.sentences[sids[i - 1]]
-                return Evidence(prev, evidence.passage, evidence.score, evidence.dense, 0.0, True)
-        return None
-
-    def _next_sentence(self, evidence: Evidence) -> Evidence | None:
-        sids = self._by_chunk.get(evidence.passage.chunk_id, [])
-        for i, sid in enumerate(sids[:-1]):
-            if self.index.sentences[sid] == evidence.sentence:
-                nxt = self.index.sentences[sids[i + 1]]
-                return Evidence(nxt, evidence.passage, evidence.score, evidence.dense, 0.0, True)
+        for i, sid in enumerate(sids):
+            if self.index.sentences[sid] == evidence.sentence and 0 <= i + step < len(sids):
+                other = self.index.sentences[sids[i + step]]
+                return Evidence(other, evidence.passage, evidence.score, evidence.dense, 0.0, True)
         return None
 
     # -- decision ----------------------------------------------------------------------------------------------
@@ -308,9 +301,9 @@ class Reader:
         if best.score < self.config.min_support:
             return abstain("no passage answers this closely enough")
         chosen = [best]
-        if _ANAPHOR.match(best.sentence.text) and (prev := self._previous_sentence(best)) is not None:
+        if _ANAPHOR.match(best.sentence.text) and (prev := self._neighbour(best, -1)) is not None:
             chosen.insert(0, prev)  # "His acknowledgment ..." needs the sentence that says whose
-        follow = self._next_sentence(best) if info.kind == "why" and best.lexical >= 0.5 else None
+        follow = self._neighbour(best, 1) if info.kind == "why" and best.lexical >= 0.5 else None
         if follow is not None and _FOLLOWS_ON.match(follow.sentence.text):
             chosen.append(follow)  # the sentence restates the premise; the reason comes next
         if info.premise:
