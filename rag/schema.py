@@ -41,8 +41,25 @@ class Document(_JSON):
     """One source file of the corpus; ``source`` is its path relative to the corpus folder."""
 
     source: str
-    text: str
+    text: str  # the file's own text for .txt/.md; the extracted text for HTML/PDF (stored with the index)
     title: str = ""
+    url: str = ""  # where a reader opens it (front matter ``url:`` or ``corpus.base_url`` + path); may be empty
+    format: str = ""  # "txt", "md", "html", "pdf"
+    pages: tuple[int, ...] = ()  # PDF: the offset where each page starts in ``text``
+
+    def page_at(self, offset: int) -> int:
+        """1-based page number of a character offset (0 for documents without pages)."""
+        if not self.pages:
+            return 0
+        import bisect
+
+        return max(1, bisect.bisect_right(list(self.pages), offset))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        data = dict(data)
+        data["pages"] = tuple(data.get("pages", ()))
+        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,8 @@ class Chunk(_JSON):
     text: str
     heading: str = ""
     n_tokens: int = 0
+    title: str = ""  # the document's title: embedded and BM25-indexed with the text
+    page: int = 0  # PDF page the chunk starts on (1-based), else 0
 
 
 @dataclass(frozen=True)
@@ -80,10 +99,15 @@ class Passage(_JSON):
     heading: str
     score: float
     rank: int
+    title: str = ""
+    page: int = 0
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float, rank: int) -> Passage:
-        return cls(chunk.id, chunk.source, chunk.start, chunk.end, chunk.text, chunk.heading, float(score), rank)
+        return cls(
+            chunk.id, chunk.source, chunk.start, chunk.end, chunk.text, chunk.heading, float(score), rank,
+            chunk.title, chunk.page,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +122,16 @@ class Citation(_JSON):
     heading: str = ""
     passage: int = 0  # rank of the passage the span lies in
     support: float = 0.0  # how strongly the span supports the answer sentence(s) citing it, 0..1
+    title: str = ""  # the document's title; shown as ``title · heading``
+    url: str = ""  # the document's URL, if known (the widget links to it with a text fragment)
+    page: int = 0  # PDF page (1-based), else 0
+
+    @property
+    def label(self) -> str:
+        """``document title · section heading`` (and the page for PDFs), as citations show it."""
+        parts = [p for p in (self.title or self.source, self.heading) if p]
+        label = " · ".join(dict.fromkeys(parts))
+        return f"{label} (p. {self.page})" if self.page else label
 
 
 @dataclass
