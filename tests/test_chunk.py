@@ -18,7 +18,10 @@ def test_seed_article_headings_become_metadata_and_boilerplate_is_dropped():
     by_start = {c.text.split()[0]: c.heading for c in chunks}
     assert by_start["Moreover,"] == "Military Collaboration: A New Framework"
     assert chunks[0].heading == ""  # the lead paragraph sits under no heading
-    assert len(chunks) == 9  # nine body paragraphs, all under the token budget
+    # Paragraphs under one heading are packed up to the budget; a chunk never crosses a heading.
+    assert 5 <= len(chunks) <= 9 and all(c.n_tokens <= 200 for c in chunks)
+    for heading in {c.heading for c in chunks}:
+        assert heading == "" or heading not in " ".join(c.text for c in chunks)
 
 
 def test_every_chunk_is_an_exact_slice_of_its_source():
@@ -54,7 +57,7 @@ def test_crlf_documents_keep_offsets_into_the_file_text():
     doc = Document("crlf.txt", text)
     for chunk in chunk_documents([doc]):
         assert text[chunk.start : chunk.end] == chunk.text
-        assert "\r" not in chunk.text
+        assert chunk.text == chunk.text.strip()  # no stray line breaks at either end
 
 
 def test_token_counts_come_from_tiktoken():

@@ -1,0 +1,418 @@
+"""Parse source files into a ``Document`` and its structural blocks, with exact character offsets.
+
+One parser per format, each built on a well-kept library (markdown-it-py, selectolax, pypdf).
+``Document.text`` is the file's own text for ``.txt``/``.md``; for HTML and PDF it is the
+extracted text, stored with the index so citations index into it. Every block satisfies
+``document.text[block.start:block.end] == block text`` and ``kind`` says how to split it:
+paragraphs and list items into sentences, code and tables into lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import CorpusError
+from .schema import Document
+
+BlockKind = Literal["heading", "paragraph", "item", "code", "table"]
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+MAX_FILE_BYTES = 50_000_000  # a bigger "document" is almost certainly not one: say so instead of stalling
+
+
+@dataclass(frozen=True)
+class Block:
+    start: int
+    end: int
+    kind: BlockKind
+    level: int = 0  # heading level, 1 = top
+
+
+@dataclass
+class Parsed:
+    document: Document
+    blocks: list[Block]
+
+
+_ACRONYMS = {"usa", "uk", "eu", "un", "ai", "faq", "api", "cli", "ui", "gpl", "mit", "bsd", "html", "pdf", "sql"}
+
+
+def readable_name(path: str) -> str:
+    """``deployment_guide-v2.md`` -> ``Deployment Guide V2``."""
+    words = re.sub(r"[-_.]+", " ", Path(path).stem).split()
+    return " ".join(w.upper() if w.lower() in _ACRONYMS else w[:1].upper() + w[1:] for w in words)
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise CorpusError("the file is empty")
+    if b"\x00" in data[:8192]:
+        raise CorpusError("the file looks binary (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"the file is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# --------------------------------------------------------------------------- plain text
+
+# A line that opens a list item or a numbered clause: "- x", "• x", "3. x", "2.1 x", "(a) x", "(iv) x", "b) x".
+ITEM_START = re.compile(r"[ \t]*(?:[-*•·◦▪]|\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])[ \t]+\S")
+_UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,}|~{3,}|\*{3,}|_{3,})[ \t]*")
+_NUMBERED_HEADING = re.compile(
+    r"(?:(?:section|article|chapter|part|appendix|exhibit|schedule)\s+[\w.]+|\d{1,3}(?:\.\d{1,3})*\.?|[A-Z]\.)\s+"
+    r"[A-Z][^.!?]{0,70}\.?",
+    re.IGNORECASE,
+)
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+# Web-page furniture that is not content ("Leave a Reply", "Share this:").
+BOILERPLATE = re.compile(
+    r"(leave a (reply|comment)|share this( article)?:?|related( posts| articles)?:?|comments?|"
+    r"subscribe|advertisement|read more|click here.*|you may also like|tags?:.*|posted in.*)",
+    re.IGNORECASE,
+)
+
+
+def _lines(text: str, base: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of every line of ``text`` without its line break, shifted by ``base``."""
+    out = []
+    for m in _LINE.finditer(text):
+        if m.start() == len(text) and m.start() == m.end():
+            break
+        line = m.group().rstrip("\r\n")
+        out.append((base + m.start(), base + m.start() + len(line)))
+    return out
+
+
+def _is_text_heading(line: str, next_para: str | None) -> bool:
+    """A short title line standing alone: "Definitions", "1. Scope.", "TERMS AND CONDITIONS"."""
+    s = line.strip()
+    words = s.split()
+    if not s or len(s) > 90 or len(words) > 12 or ITEM_START.match(s) and not _NUMBERED_HEADING.fullmatch(s):
+        return False
+    if _NUMBERED_HEADING.fullmatch(s) and len(words) <= 8:
+        return True
+    if s.isupper() and any(c.isalpha() for c in s):
+        return True
+    if re.search(r"[.!?;,:…\"”)]$", s):
+        return False
+    return next_para is not None and len(next_para.strip()) > len(s)
+
+
+def _wrap_width(text: str, lines: list[tuple[int, int]]) -> int:
+    """The width a hard-wrapped text was wrapped at (90th percentile of line lengths); large when unwrapped."""
+    lengths = sorted(e - s for s, e in lines if text[s:e].strip())
+    return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
+
+
+def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Group lines into paragraphs: blank lines always break; in a hard-wrapped text wrapped lines join,
+    and a short line that ends a sentence, or a line opening an item, also breaks."""
+    width = _wrap_width(text, lines)
+    lengths = [e - s for s, e in lines if text[s:e].strip()]
+    # Hard-wrapped: lines stop near one width (40-120 columns) and hardly any line runs past 120.
+    wrapped = 40 <= width <= 120 and sum(n > 120 for n in lengths) <= 0.05 * len(lengths)
+    runs: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    for start, end in lines:
+        line = text[start:end]
+        if not line.strip():
+            if current:
+                runs.append(current)
+            current = []
+            continue
+        if current:
+            prev = text[current[-1][0] : current[-1][1]].rstrip()
+            short = len(prev.strip()) < 0.6 * width
+            # A short line ends a paragraph when it ends a sentence, or stands alone as a first line (a title).
+            ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1)
+            if not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
+                runs.append(current)
+                current = []
+        current.append((start, end))
+    if current:
+        runs.append(current)
+    return runs
+
+
+def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: str = "txt",
+               pages: tuple[int, ...] = ()) -> Parsed:
+    """Hard-wrapped or not: blank lines break paragraphs; wrapped lines join; items and clauses are units."""
+    lines = _lines(text)
+    paras = _paragraph_runs(text, lines)
+    blocks: list[Block] = []
+    for i, para in enumerate(paras):
+        # Setext-style underlines ("Title\n=====") mark the line above as a heading.
+        if len(para) >= 2 and _UNDERLINE.fullmatch(text[para[1][0] : para[1][1]]):
+            blocks.append(Block(*_trim(text, *para[0]), "heading", 1 if "=" in text[para[1][0] : para[1][1]] else 2))
+            para = para[2:]
+            if not para:
+                continue
+        if _UNDERLINE.fullmatch(text[para[0][0] : para[0][1]]):
+            para = para[1:]  # a rule line on its own
+            if not para:
+                continue
+        if len(para) == 1:
+            nxt = text[paras[i + 1][0][0] : paras[i + 1][-1][1]] if i + 1 < len(paras) else None
+            line = text[para[0][0] : para[0][1]].strip()
+            opening_title = not blocks and len(line.split()) <= 10 and not re.search(r"[.!?;,:]$", line)
+            if opening_title or _is_text_heading(line, nxt):
+                blocks.append(Block(*_trim(text, *para[0]), "heading", 2))
+                continue
+        kind: BlockKind = "item" if ITEM_START.match(text[para[0][0] : para[0][1]]) else "paragraph"
+        s, e = _trim(text, para[0][0], para[-1][1])
+        if e > s and not BOILERPLATE.fullmatch(text[s:e]):
+            blocks.append(Block(s, e, kind))
+    if not title and blocks and blocks[0].kind == "heading":
+        title = " ".join(text[blocks[0].start : blocks[0].end].strip("#= \t").split())
+    doc = Document(source, text, title or readable_name(source), url, fmt, pages)
+    return Parsed(doc, blocks)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+_MD_MARKER = re.compile(r"[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?:\[[ xX]\][ \t]+)?")
+_TABLE_RULE = re.compile(r"[\s|:\-]+")
+
+
+def _front_matter(content: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def parse_markdown(source: str, text: str) -> Parsed:
+    """ATX and setext headings, paragraphs, list items, code blocks, tables and YAML front matter."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
+    md = MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
+    tokens = md.parse(text)
+    lines = _lines(text)
+    meta: dict[str, Any] = {}
+    blocks: list[Block] = []
+    first_heading = ""
+    in_item = 0
+
+    def span(first: int, last: int) -> tuple[int, int]:
+        return lines[first][0], lines[min(last, len(lines)) - 1][1]
+
+    for i, tok in enumerate(tokens):
+        if tok.type == "front_matter":
+            meta = _front_matter(tok.content)
+        elif tok.type == "list_item_open":
+            in_item += 1
+        elif tok.type == "list_item_close":
+            in_item -= 1
+        elif tok.type == "heading_open" and tok.map:
+            start, end = span(tok.map[0], tok.map[0] + 1)  # a setext heading's underline is not text
+            m = re.match(r"[ \t]*#{1,6}[ \t]*", text[start:end])
+            start += m.end() if m else 0
+            end = start + len(re.sub(r"[ \t]+#+[ \t]*$|[ \t]*$", "", text[start:end]))
+            start, end = _trim(text, start, end)
+            if end > start:
+                blocks.append(Block(start, end, "heading", int(tok.tag[1])))
+                first_heading = first_heading or tokens[i + 1].content
+        elif tok.type == "paragraph_open" and tok.map:
+            start, end = span(*tok.map)
+            m = _MD_MARKER.match(text, start, end)
+            start, end = _trim(text, m.end() if m else start, end)
+            if end > start:
+                blocks.append(Block(start, end, "item" if in_item else "paragraph"))
+        elif tok.type in ("fence", "code_block") and tok.map:
+            first, last = tok.map
+            if tok.type == "fence":
+                first, last = first + 1, last - 1  # drop the ``` lines
+            if last > first:
+                start, end = _trim(text, *span(first, last))
+                if end > start:
+                    blocks.append(Block(start, end, "code"))
+        elif tok.type == "table_open" and tok.map:
+            start, end = _trim(text, *span(*tok.map))
+            blocks.append(Block(start, end, "table"))
+    title = str(meta.get("title") or first_heading or readable_name(source)).strip()
+    url = str(meta.get("url") or "").strip()
+    return Parsed(Document(source, text, title, url, "md"), blocks)
+
+
+# --------------------------------------------------------------------------- HTML
+
+_SKIP_TAGS = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template", "svg", "button",
+              "select", "iframe", "head", "title"}
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "dt", "dd", "blockquote", "pre", "table", "tr",
+               "thead", "tbody", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "caption", "br",
+               "hr", "body", "html", "details", "summary", "address", "center", "fieldset"}
+_CELL_TAGS = {"td", "th"}
+
+
+class _HtmlText:
+    """Collects visible text block by block; each block's whitespace is collapsed to single spaces."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.blocks: list[Block] = []
+        self.buffer: list[str] = []
+        self.kind: BlockKind = "paragraph"
+        self.level = 0
+
+    def flush(self) -> None:
+        words = " ".join("".join(self.buffer).split())
+        self.buffer = []
+        if not words:
+            return
+        if self.parts:
+            self.parts.append("\n\n")
+            self.length += 2
+        self.blocks.append(Block(self.length, self.length + len(words), self.kind, self.level))
+        self.parts.append(words)
+        self.length += len(words)
+
+    def open_block(self, kind: BlockKind, level: int = 0) -> None:
+        self.flush()
+        self.kind, self.level = kind, level
+
+
+def _walk(node: Any, out: _HtmlText, pre: bool = False) -> None:
+    for child in node.iter(include_text=True):
+        tag = child.tag
+        if tag == "-text":
+            out.buffer.append(child.text_content or "")
+            continue
+        if tag in _SKIP_TAGS or tag.startswith("-"):
+            continue
+        if tag in _CELL_TAGS:
+            out.buffer.append(" | " if out.buffer else "")
+            _walk(child, out, pre)
+            continue
+        if tag not in _BLOCK_TAGS:
+            _walk(child, out, pre)
+            continue
+        if tag[0] == "h" and tag[1:].isdigit():
+            out.open_block("heading", int(tag[1:]))
+        elif tag == "pre":
+            # Code keeps its line structure: each line becomes its own block.
+            out.open_block("code")
+            for line in (child.text(deep=True, separator="") or "").splitlines():
+                out.buffer.append(line)
+                out.flush()
+            out.open_block("paragraph")
+            continue
+        elif tag in ("li", "dt", "dd"):
+            out.open_block("item")
+        elif tag == "tr":
+            out.open_block("table")
+        else:
+            out.open_block("paragraph")
+        _walk(child, out, pre)
+        out.open_block("paragraph")
+
+
+def parse_html(source: str, raw: str) -> Parsed:
+    """Title, headings, paragraphs, list items and table rows of a page; no nav, script or style."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(raw)
+    title_node = tree.css_first("title")
+    title = " ".join((title_node.text() if title_node else "").split())
+    root = tree.css_first("main") or tree.css_first("article") or tree.body or tree.root
+    out = _HtmlText()
+    if root is not None:
+        _walk(root, out)
+    out.flush()
+    text = "".join(out.parts)
+    if not text.strip():
+        raise CorpusError("the page has no visible text")
+    if not title:
+        title = next((text[b.start : b.end] for b in out.blocks if b.kind == "heading"), "") or readable_name(source)
+    url = ""
+    for meta in tree.css('link[rel="canonical"]'):
+        url = (meta.attributes.get("href") or "").strip()
+    return Parsed(Document(source, text, title, url, "html"), out.blocks)
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def parse_pdf(source: str, data: bytes) -> Parsed:
+    """Text of every page (pypdf), pages joined by a blank line; page starts recorded for citations."""
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise CorpusError("the PDF is encrypted")
+        texts = [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
+        meta_title = str((reader.metadata or {}).get("/Title") or "").strip()
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise CorpusError(f"the PDF cannot be read ({exc})") from None
+    pages: list[int] = []
+    parts: list[str] = []
+    length = 0
+    for page_text in texts:
+        if parts:
+            parts.append("\n\n")
+            length += 2
+        pages.append(length)
+        parts.append(page_text)
+        length += len(page_text)
+    text = "".join(parts)
+    if not text.strip():
+        raise CorpusError("the PDF has no extractable text (a scan? run OCR first)")
+    return parse_text(source, text, title=meta_title, fmt="pdf", pages=tuple(pages))
+
+
+# --------------------------------------------------------------------------- dispatch
+
+PARSERS: dict[str, Callable[[str, bytes], Parsed]] = {
+    ".txt": lambda source, data: parse_text(source, _decode(data)),
+    ".md": lambda source, data: parse_markdown(source, _decode(data)),
+    ".markdown": lambda source, data: parse_markdown(source, _decode(data)),
+    ".html": lambda source, data: parse_html(source, _decode(data)),
+    ".htm": lambda source, data: parse_html(source, _decode(data)),
+    ".pdf": parse_pdf,
+}
+
+
+def parse_file(source: str, data: bytes) -> Parsed:
+    """Parse one file's bytes by its suffix; raises ``CorpusError`` saying why it cannot be used."""
+    suffix = Path(source).suffix.lower()
+    if suffix not in PARSERS:
+        raise CorpusError(f"unsupported file type {suffix!r} (supported: {', '.join(SUFFIXES)})")
+    if len(data) > MAX_FILE_BYTES:
+        raise CorpusError(f"the file is {len(data) / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
+    return PARSERS[suffix](source, data)
+
+
+def iter_units(doc: Document, block: Block) -> Iterator[tuple[int, int]]:
+    """The citable units of a block: sentences of prose, lines of code and tables (separator rows skipped)."""
+    from .chunk import split_sentences
+
+    if block.kind in ("code", "table"):
+        for start, end in _lines(doc.text[block.start : block.end], block.start):
+            s, e = _trim(doc.text, start, end)
+            if e > s and not (block.kind == "table" and _TABLE_RULE.fullmatch(doc.text[s:e])):
+                yield s, e
+        return
+    for span in split_sentences(doc.text[block.start : block.end], block.start):
+        yield span.start, span.end

@@ -1,0 +1,214 @@
+"""Each format parses into blocks whose offsets are exact slices of the document text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.chunk import chunk_parsed, split_sentences
+from rag.errors import CorpusError
+from rag.formats import parse_file, parse_html, parse_markdown, parse_text
+
+WRAPPED = """                                 Sample License
+                           Version 2.0, January 2004
+
+   1. Definitions.
+
+      "License" shall mean the terms and conditions for use, reproduction,
+      and distribution as defined by Sections 1 through 9 of this document.
+
+      "Licensor" shall mean the copyright owner or entity authorized by
+      the copyright owner that is granting the License.
+
+   2. Grant of Copyright License. Subject to the terms and conditions of
+      this License, each Contributor hereby grants to You a perpetual,
+      worldwide, non-exclusive, no-charge, royalty-free, irrevocable
+      copyright license to reproduce the Work.
+
+      (a) You must give any other recipients of the Work a copy of
+          this License; and
+
+      (b) You must cause any modified files to carry prominent notices
+          stating that You changed the files.
+"""
+
+
+def _exact(parsed):
+    text = parsed.document.text
+    for b in parsed.blocks:
+        assert b.end > b.start and text[b.start : b.end].strip() == text[b.start : b.end]
+    chunks, units = chunk_parsed(parsed, max_tokens=40, overlap=1)
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+    for u in units:
+        assert text[u.start : u.end] == u.text
+    return chunks, units
+
+
+def test_hard_wrapped_text_joins_lines_into_paragraphs_and_keeps_clauses_apart():
+    parsed = parse_text("license.txt", WRAPPED)
+    doc = parsed.document
+    assert doc.title == "Sample License"
+    kinds = [(b.kind, doc.text[b.start : b.end].split()[0]) for b in parsed.blocks]
+    assert ("heading", "1.") in kinds
+    chunks, units = _exact(parsed)
+    texts = [u.text for u in units]
+    # A wrapped sentence is one unit, not one unit per line.
+    assert any(t.startswith('"License" shall mean') and t.endswith("this document.") for t in texts)
+    assert any(t.startswith("(a) You must give") for t in texts)
+    assert any(t.startswith("(b) You must cause") for t in texts)
+    assert all(c.heading for c in chunks)
+
+
+def test_unwrapped_text_one_paragraph_per_line():
+    text = "A Title\nFirst paragraph is long enough to be a paragraph of its own. It has two sentences.\nSecond one.\n"
+    parsed = parse_text("a.txt", text)
+    assert [parsed.document.text[b.start:b.end] for b in parsed.blocks if b.kind != "heading"] == [
+        "First paragraph is long enough to be a paragraph of its own. It has two sentences.", "Second one."]
+
+
+MD = """---
+title: Deployment Guide
+url: https://wiki.example.com/deploy
+---
+
+Intro paragraph with **bold** text. Another sentence here.
+
+Setup
+-----
+
+- First item of the list.
+- Second item, which wraps
+  onto a second line.
+
+```bash
+make install
+make test
+```
+
+| Option | Meaning |
+|--------|---------|
+| -v     | verbose |
+
+## Rolling back
+
+Run the previous release.
+"""
+
+
+def test_markdown_front_matter_setext_lists_code_and_tables():
+    parsed = parse_markdown("deploy.md", MD)
+    doc = parsed.document
+    assert doc.title == "Deployment Guide" and doc.url == "https://wiki.example.com/deploy"
+    blocks = [(b.kind, doc.text[b.start : b.end]) for b in parsed.blocks]
+    assert ("heading", "Setup") in blocks and ("heading", "Rolling back") in blocks
+    assert ("item", "First item of the list.") in blocks
+    assert ("item", "Second item, which wraps\n  onto a second line.") in blocks
+    assert ("code", "make install\nmake test") in blocks
+    assert not any("---" in t and k != "table" for k, t in blocks)
+    chunks, units = _exact(parsed)
+    assert "| -v     | verbose |" in [u.text for u in units]
+    assert not any(set(u.text) <= set("|-: ") for u in units)  # the table rule is no unit
+    assert {c.heading for c in chunks} >= {"Setup", "Rolling back"}
+
+
+HTML = """<html><head><title>Onboarding Page</title><style>p{color:red}</style></head>
+<body><nav><a href="/">Home</a> | <a href="/x">Other</a></nav>
+<main><h1>Welcome</h1><p>New staff   get a laptop on
+day one.</p><ul><li>Badge from reception.</li><li>Wiki account.</li></ul>
+<table><tr><th>Day</th><th>Task</th></tr><tr><td>1</td><td>Setup</td></tr></table>
+<script>alert('x')</script><pre>ssh-keygen -t ed25519
+cat key.pub</pre></main></body></html>"""
+
+
+def test_html_extracts_visible_text_without_nav_script_or_style():
+    parsed = parse_html("onboarding.html", HTML)
+    doc = parsed.document
+    assert doc.title == "Onboarding Page" and doc.format == "html"
+    assert "alert" not in doc.text and "Home" not in doc.text and "color" not in doc.text
+    assert "New staff get a laptop on day one." in doc.text
+    kinds = {doc.text[b.start : b.end]: b.kind for b in parsed.blocks}
+    assert kinds["Welcome"] == "heading" and kinds["Badge from reception."] == "item"
+    assert kinds["ssh-keygen -t ed25519"] == "code"
+    assert any("Day" in t and "Task" in t for t in kinds)
+    _exact(parsed)
+
+
+def _pdf_bytes(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one text line per page (no extra dependency)."""
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for i, line in enumerate(pages):
+        page_id, content_id = 3 + 2 * i, 4 + 2 * i
+        kids.append(f"{page_id} 0 R")
+        stream = f"BT /F1 12 Tf 72 720 Td ({line}) Tj ET"
+        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
+                    f"/Resources << /Font << /F1 {3 + 2 * len(pages)} 0 R >> >> >>")
+        objs.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    objs[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
+    objs.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out, offsets = "%PDF-1.4\n", []
+    for n, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n{body}\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n" + "".join(f"{o:010d} 00000 n \n" for o in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    return out.encode("latin-1")
+
+
+def test_pdf_pages_are_recorded_for_citations():
+    parsed = parse_file("manual.pdf", _pdf_bytes(["The pump needs oil every week.", "Replace the filter yearly."]))
+    doc = parsed.document
+    assert doc.format == "pdf" and len(doc.pages) == 2
+    pos = doc.text.index("Replace the filter")
+    assert doc.page_at(pos) == 2 and doc.page_at(0) == 1
+    chunks, _ = _exact(parsed)
+    assert {c.page for c in chunks} == {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [("a.pdf", b"%PDF-1.4 garbage", "PDF"), ("b.txt", b"\x00\x01\x02binary", "binary"),
+     ("c.md", b"\xff\xfe\xfa not utf8", "UTF-8"), ("d.html", b"<html><script>x</script></html>", "no visible text"),
+     ("e.docx", b"PK..", "unsupported")],
+)
+def test_unusable_files_say_why(name, data, why):
+    with pytest.raises(CorpusError, match=why):
+        parse_file(name, data)
+
+
+def test_sentence_splitter_handles_abbreviations_markers_and_wrapping():
+    text = "See Sec. 4 of the U.S. code, e.g. the rules.\nThe next line\nwraps here. 2. Numbered clause follows."
+    assert [s.text for s in split_sentences(text)] == [
+        "See Sec. 4 of the U.S. code, e.g. the rules.", "The next line\nwraps here.", "2. Numbered clause follows."]
+
+
+# -- property tests: generated documents of each format keep exact offsets -------------------------------------------
+_word = st.sampled_from(["alpha", "Beta", "U.S.", "e.g.", "3.5", "(a)", "-", "*", "#", "##", "|", "`", "```", ">",
+                         "1.", "Title", "—", "é", "日本", "<b>", "&amp;", "==="])
+_line = st.lists(_word, min_size=0, max_size=12).map(" ".join)
+_doc = st.lists(st.one_of(_line, st.just(""), st.just("---"), st.just("    code line")), max_size=30).map("\n".join)
+
+
+@settings(max_examples=120, deadline=None)
+@given(_doc, st.sampled_from(["t.txt", "m.md"]))
+def test_generated_text_and_markdown_keep_exact_offsets(text, name):
+    try:
+        parsed = parse_file(name, text.encode("utf-8"))
+    except CorpusError:
+        return  # empty documents are refused, with a reason
+    assert parsed.document.text == text
+    _exact(parsed)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["p", "li", "h2", "td", "pre", "div", "nav", "script"]), _line), max_size=20))
+def test_generated_html_keeps_exact_offsets(parts):
+    html = "<html><body>" + "".join(f"<{t}>{x}</{t}>" for t, x in parts) + "</body></html>"
+    try:
+        parsed = parse_html("g.html", html)
+    except CorpusError:
+        return
+    _exact(parsed)
