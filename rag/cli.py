@@ -93,17 +93,30 @@ def load_pipeline(cfg: Config, progress: bool = True):  # type: ignore[no-untype
 @cli.command("index")
 @config_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def index_command(config_path: str | None, overrides: tuple[str, ...], quiet: bool) -> None:
-    """Rebuild the index of the corpus folder now (it is also rebuilt automatically when stale)."""
+@click.option("--full", is_flag=True, help="Re-parse and re-embed every file, not only added and changed ones.")
+def index_command(config_path: str | None, overrides: tuple[str, ...], quiet: bool, full: bool) -> None:
+    """Bring the index up to date with the corpus folder: only added and changed files are re-embedded.
+
+    (Asking or serving also updates a stale index on its own.)
+    """
     from .embed import load_embedder
     from .store import open_index
 
     cfg = get_config(config_path, overrides)
     embedder = load_embedder(cfg.embed.model, cfg.embed.batch_size)
-    index = open_index(cfg, embedder, rebuild=True, progress=not quiet)
+    index = open_index(cfg, embedder, rebuild=full, progress=not quiet)
     m = index.manifest
-    click.echo(f"Indexed {len(index.corpus.documents)} document(s): {m['n_chunks']} passages, "
-               f"{m['n_sentences']} sentences, {m['dimension']}-dim vectors -> {index.path}")
+    if index.changes:
+        counts = ", ".join(f"{len(v)} {k}" for k, v in index.changes.items())
+        click.echo(f"Files: {counts}.")
+        for kind in ("added", "changed", "removed"):
+            for source in index.changes[kind]:
+                click.echo(f"  {kind:8} {source}")
+    else:
+        click.echo("The index is up to date.")
+    click.echo(f"Index: {len(index.corpus.documents)} document(s), {m['n_chunks']} passages, "
+               f"{m['n_sentences']} sentences, {m['dimension']}-dim vectors ({m.get('index_type', 'Flat')}) "
+               f"-> {index.path}")
     for source, why in index.corpus.skipped.items():
         click.secho(f"Skipped {source}: {why}", fg="yellow", err=True)
 
@@ -114,7 +127,7 @@ def print_answer(answer: Any) -> None:
     if answer.standalone_question:
         click.secho(f"(understood as: {answer.standalone_question})", dim=True)
     for c in answer.citations:
-        where = f"{c.source}:{c.start}-{c.end}" + (f" · {c.heading}" if c.heading else "")
+        where = f"{c.label} · {c.source}:{c.start}-{c.end}" + (f" · {c.url}" if c.url else "")
         click.echo(f"  [{c.n}] “{c.text}”")
         click.secho(f"      {where}", dim=True)
 
@@ -146,7 +159,7 @@ def ask_command(question: str, config_path: str | None, overrides: tuple[str, ..
         if isinstance(event, Answer):
             click.echo()
             for c in event.citations:
-                where = f"{c.source}:{c.start}-{c.end}" + (f" · {c.heading}" if c.heading else "")
+                where = f"{c.label} · {c.source}:{c.start}-{c.end}" + (f" · {c.url}" if c.url else "")
                 click.echo(f"  [{c.n}] “{c.text}”")
                 click.secho(f"      {where}", dim=True)
             if event.standalone_question:

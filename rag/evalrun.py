@@ -125,7 +125,7 @@ def source_texts(pipe: PipelineLike, config: Config) -> dict[str, str]:
         return {n: pipe.document(n).text for n in names if n}
     from .corpus import load_corpus
 
-    return {d.source: d.text for d in load_corpus(config.paths.corpus_dir).documents}
+    return {d.source: d.text for d in load_corpus(config.paths.corpus_dir, config.corpus.base_url).documents}
 
 
 def _ask(pipe: PipelineLike, q: EvalQuestion) -> tuple[Answer, str]:
@@ -186,6 +186,7 @@ def result_row(run: QuestionRun) -> dict[str, Any]:
         "answerable": q.answerable,
         "standalone_question": a.standalone_question,
         "reason": a.reason,
+        "signals": a.signals,
     }
     if run.error:
         row["error"] = run.error

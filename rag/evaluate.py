@@ -224,18 +224,21 @@ class GoldSpan:
 
 
 def locate_evidence(evidence: Iterable[str], sources: Mapping[str, str]) -> tuple[list[GoldSpan], list[str]]:
-    """Find each quote (every occurrence, in any source); return the spans and the quotes found nowhere."""
+    """Find each quote (every occurrence, in any source); return the spans and the quotes found nowhere.
+
+    Runs of whitespace match any run of whitespace, so a quote may span a hard line break.
+    """
     spans: list[GoldSpan] = []
     missing: list[str] = []
     for quote in evidence:
+        words = quote.split()
         found = False
-        if quote:
+        if words:
+            pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
             for source, text in sources.items():
-                pos = text.find(quote)
-                while pos != -1:
-                    spans.append(GoldSpan(source, pos, pos + len(quote)))
+                for match in pattern.finditer(text):
+                    spans.append(GoldSpan(source, match.start(), match.end()))
                     found = True
-                    pos = text.find(quote, pos + 1)
         if not found:
             missing.append(quote)
     return spans, missing

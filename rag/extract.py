@@ -7,21 +7,24 @@ as a number for "how many"), and abstention is decided from the same signals.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from .config import AnswerConfig
+from .config import AnswerConfig, ReaderConfig
 from .embed import Embedder
-from .guard import classify_intent
+from .guard import is_planted_instruction
 from .schema import Passage, Span
 from .store import Index
-from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, stems, term_weight, tokens
+from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, stem, stems, term_weight, tokens
 
-Kind = Literal["how_many", "when_exact", "when", "who", "where", "why", "yesno", "other"]
+Kind = Literal["summary", "how_many", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
 _AUX = r"(?:is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might|must)"
 # "According to the author, is ..." and "In the article, does ..." are yes/no questions too.
@@ -87,8 +90,18 @@ class QuestionInfo:
     main: str = ""  # the question without that clause
 
 
+# "Summarize ...", "what is this about", "main points of ...", "give me the gist", "tl;dr".
+_SUMMARY = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|sum up|recap|outline)\b"
+    r"|\b(?:summary|gist|overview|tl;?dr|main (?:points?|ideas?|takeaways?)|key (?:points?|takeaways?))\b"
+    r"|^\s*what(?:'s| is| are)\s+(?:this|these|it|the (?:\w+\s+){0,4}?(?:page|document|doc|file|guide|article|"
+    r"manual|section|chapter|license|readme|policy))\s+(?:all\s+)?about\b",
+    re.IGNORECASE,
+)
+
 # First match wins: "When did ..." is a time question before it is a yes/no one.
 _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
+    ("summary", _SUMMARY),
     ("when_exact", _WHEN_EXACT), ("when", _WHEN), ("who", _WHO), ("where", _WHERE), ("why", _WHY), ("yesno", _YESNO),
 ]
 
@@ -101,7 +114,10 @@ def analyze(question: str) -> QuestionInfo:
     else:
         kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
     body = re.sub(r"^\W*\w+", "", question)  # the first word is capitalized anyway
-    names = [t for w in re.findall(r"\b[A-Z][\w’'.-]*", body) for t in content_terms(w, aliases=True)]
+    # What must appear literally: capitalized names, numbers, and the words of quoted phrases.
+    literal = re.findall(r"\b[A-Z][\w’'.-]*", body) + re.findall(r"\b\d[\d,.]*\b", question)
+    literal += [q for q in re.findall(r"[\"“]([^\"”]{2,80})[\"”]", question)]
+    names = list(dict.fromkeys(t for w in literal for t in content_terms(w, aliases=True)))
     terms = content_terms(question, aliases=True)
     premise: list[str] = []
     main = ""
@@ -145,7 +161,7 @@ class Decision:
     why: str = ""  # for abstentions: what the article lacks
     yes_no: str = ""  # "Yes" / "No" for yes/no questions
     uncovered: list[str] = field(default_factory=list)
-    signals: dict[str, float] = field(default_factory=dict)  # the numbers the decision was made from
+    signals: dict[str, Any] = field(default_factory=dict)  # the numbers the decision was made from
 
 
 # A sentence that restates a why-question's premise is usually followed by its reason.
@@ -159,25 +175,31 @@ _ANAPHOR = re.compile(r"^(?:His|Her|He|She|They|Their|Its|It|This|These|Those|Th
 class Reader:
     """Scores sentences of retrieved passages; holds the corpus vocabulary for coverage checks."""
 
-    def __init__(self, index: Index, embedder: Embedder, config: AnswerConfig) -> None:
+    def __init__(self, index: Index, embedder: Embedder, config: AnswerConfig, weights: ReaderConfig | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.config = config
-        n = index.sentence_vectors.ntotal
-        self._vectors = index.sentence_vectors.reconstruct_n(0, n) if n else np.zeros((0, embedder.dim), np.float32)
+        self.w = weights or ReaderConfig()
+        # Sentence vectors are computed when a sentence is first scored: most are never read.
+        self._vectors: dict[int, np.ndarray] = {}
         self.vocabulary: set[str] = set()
         self._words: dict[str, str] = {}  # stem -> a surface form, for soft matching
         for doc in index.corpus.documents:
-            for tok in tokens(doc.text):
-                s = next(iter(stems(tok)), tok)
+            # Titles and file names are part of what the corpus "mentions".
+            for tok in tokens(f"{doc.text} {doc.title} {doc.source.replace('/', ' ').replace('_', ' ')}"):
+                s = stem(tok)
                 self.vocabulary.add(s)
                 self._words.setdefault(s, tok)
-        self._by_chunk: dict[int, list[int]] = {}
-        for chunk in index.chunks:
-            self._by_chunk[chunk.id] = [
-                i for i, s in enumerate(index.sentences)
-                if s.source == chunk.source and s.start >= chunk.start and s.end <= chunk.end
-            ]
+        self._by_chunk: dict[int, list[int]] = {c.id: [] for c in index.chunks}
+        by_source: dict[str, list[int]] = {}
+        for i, span in enumerate(index.sentences):
+            by_source.setdefault(span.source, []).append(i)
+        for chunk in index.chunks:  # sentences of one source are in document order: a window of them per chunk
+            sids = by_source.get(chunk.source, [])
+            starts = [index.sentences[i].start for i in sids]
+            lo = bisect.bisect_left(starts, chunk.start)
+            hi = bisect.bisect_right(starts, chunk.end)
+            self._by_chunk[chunk.id] = [i for i in sids[lo:hi] if index.sentences[i].end <= chunk.end]
         # Each sentence's words; one that opens with "His"/"This" also borrows the names of the sentence before.
         self._vocab: list[set[str]] = [stems(s.text) for s in index.sentences]
         for sids in self._by_chunk.values():
@@ -193,6 +215,18 @@ class Reader:
                 df[t] = df.get(t, 0) + 1
         self._idf = {t: math.log(1 + n_sent / c) / math.log(1 + n_sent) for t, c in df.items()}
 
+    def sentence_vector(self, sid: int) -> np.ndarray:
+        if sid not in self._vectors:
+            self.prefetch([sid])
+        return self._vectors[sid]
+
+    def prefetch(self, sids: list[int]) -> None:
+        """Embed the given sentences in one batch (the retrieved passages' sentences, per question)."""
+        todo = [i for i in dict.fromkeys(sids) if i not in self._vectors]
+        if todo:
+            vecs = self.embedder.embed([self.index.sentences[i].text for i in todo])
+            self._vectors.update(zip(todo, vecs, strict=True))
+
     def _weight(self, term: str) -> float:
         """Term weight for ranking sentences: general rarity times rarity within this corpus."""
         return term_weight(term) * (0.3 + 0.7 * self._idf.get(term, 1.0))
@@ -207,11 +241,12 @@ class Reader:
         if not windows:
             return False
         vecs = self.embedder.embed([focus, *windows])
-        return float((vecs[1:] @ vecs[0]).max()) >= 0.45
+        return float((vecs[1:] @ vecs[0]).max()) >= self.w.focus_min
 
     def rank(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> list[Evidence]:
         seen: set[int] = set()
         out: list[Evidence] = []
+        self.prefetch([sid for p in passages for sid in self._by_chunk.get(p.chunk_id, [])])
         total_w = sum(self._weight(t) for t in info.terms) or 1.0
         for passage in passages:
             prev_text = ""
@@ -221,22 +256,24 @@ class Reader:
                     continue
                 seen.add(sid)
                 span = self.index.sentences[sid]
-                if classify_intent(span.text) == "injection":
+                if is_planted_instruction(span.text):
                     continue  # a document's instructions are never an answer, nor shown to the LM as one
-                dense = float(self._vectors[sid] @ qvec)
+                dense = float(self.sentence_vector(sid) @ qvec)
                 vocab = self._vocab[sid] | stems(passage.heading)
                 lexical = sum(self._weight(t) for t in info.terms if fuzzy_in(t, vocab)) / total_w
                 # "His acknowledgment ..." answers "who?" through the sentence before it.
                 typed_text = f"{context} {span.text}" if _ANAPHOR.match(span.text) else span.text
                 type_ok = _type_ok(info, typed_text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
                 # A follow-up stays on the topic of the previous turn, which ranked its passage first.
-                score = 0.55 * dense + 0.45 * lexical + (0.08 if followup and passage.rank == 1 else 0.02 / passage.rank)
+                w = self.w
+                score = w.dense_weight * dense + w.lexical_weight * lexical
+                score += w.followup_bonus if followup and passage.rank == 1 else w.rank_bonus / passage.rank
                 if info.kind in _TYPED:
-                    score += 0.08 if type_ok else -0.12
+                    score += w.type_bonus if type_ok else -w.type_penalty
                 elif info.kind == "why" and _CAUSAL.search(span.text):
-                    score += 0.03
+                    score += w.causal_bonus
                 if _QUOTE_ASK.search(info.text) and _QUOTED.search(span.text):
-                    score += 0.15
+                    score += w.quote_bonus
                 out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok))
         return sorted(out, key=lambda e: -e.score)
 
@@ -251,7 +288,47 @@ class Reader:
             return missing
         vecs = self.embedder.embed([self._words.get(t, t) for t in missing] + candidates)
         sims = vecs[: len(missing)] @ vecs[len(missing) :].T
-        return [t for t, row in zip(missing, sims, strict=True) if float(row.max()) < 0.62]
+        return [t for t, row in zip(missing, sims, strict=True) if float(row.max()) < self.w.synonym_min]
+
+    def named_document(self, text: str) -> str | None:
+        """The document a question names by its title or file name, if any (most title words matched)."""
+        asked = set(content_terms(text))
+        best, best_share = None, 0.0
+        for doc in self.index.corpus.documents:
+            names = set(content_terms(f"{doc.title} {doc.source.rsplit('.', 1)[0].replace('/', ' ').replace('_', ' ')}"))
+            if names:
+                share = sum(term_weight(t) for t in names & asked) / sum(term_weight(t) for t in names)
+                if share > best_share:
+                    best, best_share = doc.source, share
+        return best if best_share >= 0.5 else None
+
+    def summarize(self, info: QuestionInfo, passages: list[Passage], n: int = 3) -> Decision:
+        """The most central sentences of the document asked about (by embedding centrality), in document order."""
+        if not passages:
+            return Decision([], True, "nothing relevant was retrieved")
+        docs = {d.source for d in self.index.corpus.documents}
+        source = self.named_document(info.text) or (next(iter(docs)) if len(docs) == 1 else passages[0].source)
+        # A summary of a section: the retrieved passages when the question names something in them.
+        topic = [t for t in info.terms if t not in set(content_terms(self.index.corpus.get(source).title))]
+        sids = [i for i, s in enumerate(self.index.sentences) if s.source == source][:400]
+        if topic and not self.named_document(info.text):
+            sids = [i for p in passages if p.source == source for i in self._by_chunk.get(p.chunk_id, [])] or sids
+        sids = [i for i in sids if len(self.index.sentences[i].text.split()) >= 6] or sids
+        self.prefetch(sids)
+        vecs = np.stack([self._vectors[i] for i in sids])
+        centroid = vecs.mean(axis=0)
+        centrality = vecs @ (centroid / max(float(np.linalg.norm(centroid)), 1e-9))
+        top = sorted(np.argsort(-centrality)[:n].tolist())
+        chunk_of = self.index.sentence_chunk
+        by_id = {p.chunk_id: p for p in passages}
+        evidence = []
+        for k in top:
+            sid = sids[k]
+            span = self.index.sentences[sid]
+            chunk = self.index.chunks[chunk_of[sid]]
+            passage = by_id.get(chunk.id) or Passage.from_chunk(chunk, 0.0, len(passages) + 1)
+            evidence.append(Evidence(span, passage, float(centrality[k]), float(centrality[k]), 0.0, True))
+        return Decision(evidence, False, signals={"centrality": float(centrality.max())})
 
     def _neighbour(self, evidence: Evidence, step: int) -> Evidence | None:
         """The sentence ``step`` places before/after ``evidence`` in the same passage, if any."""
@@ -264,6 +341,8 @@ class Reader:
 
     # -- decision ----------------------------------------------------------------------------------------------
     def decide(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> Decision:
+        if info.kind == "summary":
+            return self.summarize(info, passages)
         if info.main:  # score sentences against what is asked, not against the premise
             qvec = self.embedder.embed([info.main])[0]
         ranked = self.rank(info, passages, qvec, followup)
@@ -277,29 +356,25 @@ class Reader:
             return term_weight(t) * (0.3 if t in verbs else 1.0)
 
         total = sum(weight(t) for t in info.terms) or 1.0
-        missing_weight = sum(weight(t) for t in uncovered) / total
-        # Named things must appear literally: a synonym of "Okinawa" does not answer a question about Okinawa.
-        missing_names = [t for t in info.names if not fuzzy_in(t, self.vocabulary)]
         best = ranked[0]
-        signals = {"score": best.score, "dense": best.dense, "lexical": best.lexical, "missing": round(missing_weight, 3)}
-
-        def abstain(why: str) -> Decision:
-            return Decision(ranked[:1], True, why, uncovered=uncovered, signals=signals)
-
-        if missing_names:
-            return abstain("it never mentions " + _quote_terms(missing_names, info.text))
-        # Many question words the article never uses, and no sentence close in meaning either.
-        if missing_weight >= 0.5 and best.dense < 0.65:
-            return abstain("it never mentions " + _quote_terms(uncovered, info.text))
-        if info.kind in _TYPED and not best.type_ok:
-            typed = [e for e in ranked if e.type_ok and e.score >= best.score - 0.15]
-            if not typed:
-                what = {"how_many": "such number", "who": "name", "where": "place", "when": "time"}.get(info.kind, "date")
-                return abstain(f"the passages about this give no {what}")
+        typed = [e for e in ranked if e.type_ok and e.score >= best.score - self.w.typed_margin]
+        if info.kind in _TYPED and not best.type_ok and typed:
             best = typed[0]
             ranked = [best] + [e for e in ranked if e is not best]
-        if best.score < self.config.min_support:
-            return abstain("no passage answers this closely enough")
+        signals = Signals(
+            kind=info.kind,
+            # Named things, numbers and quoted phrases must appear literally: a synonym of "Okinawa" does not
+            # answer a question about Okinawa. Ordinary words may be paraphrased.
+            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary)],
+            missing_share=round(sum(weight(t) for t in uncovered) / total, 3),
+            best_score=best.score,
+            best_dense=best.dense,
+            max_dense=max(e.dense for e in ranked),
+            type_found=info.kind not in _TYPED or best.type_ok,
+        )
+        reason = abstention_reason(signals, self.w, info.text, uncovered) if self.w.abstain else ""
+        if reason:
+            return Decision(ranked[:1], True, reason, uncovered=uncovered, signals=signals.to_dict())
         chosen = [best]
         if _ANAPHOR.match(best.sentence.text) and (prev := self._neighbour(best, -1)) is not None:
             chosen.insert(0, prev)  # "His acknowledgment ..." needs the sentence that says whose
@@ -313,13 +388,55 @@ class Reader:
         for other in ranked[1:]:
             if len(chosen) >= self.config.max_citations - 1:
                 break
-            if other.score >= best.score - 0.1 and other.lexical > 0 and other.sentence != best.sentence:
+            if other.score >= best.score - self.w.companion_margin and other.lexical > 0 and other.sentence != best.sentence:
                 chosen.append(other)
-        decision = Decision(chosen, False, uncovered=uncovered, signals=signals)
+        decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict())
         if info.kind == "yesno":
             text = best.sentence.text
-            decision.yes_no = yes_or_no(info, text, self.uncovered_terms(info.terms, text, stems(text)))
+            decision.yes_no = yes_or_no(info, text, self.uncovered_terms(info.terms, text, stems(text)), self.w.yes_max_missing)
         return decision
+
+
+@dataclass
+class Signals:
+    """The numbers an answer/abstain decision is made from; stored with each answer so the rules can be refit."""
+
+    kind: str
+    missing_names: list[str]  # stems of names, numbers and quoted words the documents never contain
+    missing_share: float  # weighted share of the question's content words absent even as close synonyms
+    best_score: float
+    best_dense: float
+    max_dense: float  # the closest sentence in meaning, whatever its words
+    type_found: bool  # a typed question ("how many", "who" ...) has a sentence of that type to answer from
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_WHAT = {"how_many": "such number", "who": "name", "where": "place", "when": "time", "when_exact": "date"}
+
+# (rule, why): the first rule that holds abstains. Each is a named, documented condition on the signals.
+ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Signals, str, list[str]], str]]] = [
+    (lambda s, w: bool(s.missing_names),
+     lambda s, q, unc: "they never mention " + _quote_terms(s.missing_names, q)),
+    # Many question words absent AND nothing close in meaning: the documents are about something else.
+    (lambda s, w: s.missing_share >= w.missing_share and s.best_dense < w.max_dense_for_missing,
+     lambda s, q, unc: "they never mention " + _quote_terms(unc, q)),
+    (lambda s, w: s.max_dense < w.min_dense,
+     lambda s, q, unc: "no passage is about this"),
+    (lambda s, w: not s.type_found,
+     lambda s, q, unc: f"the passages about this give no {_WHAT.get(s.kind, 'answer of that kind')}"),
+    (lambda s, w: s.best_score < w.min_support,
+     lambda s, q, unc: "no passage answers this closely enough"),
+]
+
+
+def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, uncovered: list[str]) -> str:
+    """Why the documents do not answer, in the user's terms; empty when they may."""
+    for holds, why in ABSTAIN_RULES:
+        if holds(signals, weights):
+            return why(signals, question, uncovered)
+    return ""
 
 
 def _quote_terms(stem_terms: list[str], question: str) -> str:
@@ -331,7 +448,7 @@ def _quote_terms(stem_terms: list[str], question: str) -> str:
     return ", ".join(f"“{w}”" for w in words) or "what you asked about"
 
 
-def yes_or_no(info: QuestionInfo, sentence: str, missing: list[str]) -> str:
+def yes_or_no(info: QuestionInfo, sentence: str, missing: list[str], max_missing: float = 0.4) -> str:
     """Yes when the sentence states the claim; No when it contradicts it or leaves its key words out."""
     q_stems = set(info.terms)
     s_stems = stems(sentence)
@@ -351,7 +468,7 @@ def yes_or_no(info: QuestionInfo, sentence: str, missing: list[str]) -> str:
     if q_negated != s_negated and not re.search(r"\bnot (?:only|just|merely)\b", sentence, re.I):
         return "No"
     weight = sum(term_weight(t) for t in missing) / (sum(term_weight(t) for t in info.terms) or 1.0)
-    return "Yes" if weight <= 0.4 else "No"
+    return "Yes" if weight <= max_missing else "No"
 
 
 def _hits(stem_set: set[str], group: set[str]) -> bool:

@@ -288,13 +288,28 @@ class _HtmlText:
         self.kind, self.level = kind, level
 
 
+# Page furniture that generators mark by role or class: navigation bars, sidebars, permalink pilcrows.
+_CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
+_CHROME_CLASS = re.compile(
+    r"\b(?:nav|navbar|nav-panel|navigation|header|footer|sidebar|sphinxsidebar\w*|related|breadcrumbs?|toc|"
+    r"headerlink|copiable-anchor|skip-link|mw-editsection)\b"
+)
+
+
+def _is_chrome(node: Any) -> bool:
+    attrs = node.attributes
+    if (attrs.get("role") or "") in _CHROME_ROLES or (attrs.get("aria-hidden") or "") == "true":
+        return True
+    return bool(_CHROME_CLASS.search(attrs.get("class") or ""))
+
+
 def _walk(node: Any, out: _HtmlText, pre: bool = False) -> None:
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == "-text":
             out.buffer.append(child.text_content or "")
             continue
-        if tag in _SKIP_TAGS or tag.startswith("-"):
+        if tag in _SKIP_TAGS or tag.startswith("-") or _is_chrome(child):
             continue
         if tag in _CELL_TAGS:
             out.buffer.append(" | " if out.buffer else "")

@@ -60,7 +60,7 @@ def clean_question(question: object, max_chars: int) -> str:
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise InvalidQuestionError("The question is empty. Type a question about the article.")
+        raise InvalidQuestionError("The question is empty. Type a question about the documents.")
     if len(text) > max_chars:
         raise InvalidQuestionError(
             f"The question is too long ({len(text):,} characters; the limit is {max_chars:,}). Shorten it."
@@ -71,6 +71,21 @@ def clean_question(question: object, max_chars: int) -> str:
 
 
 _DAN = re.compile(r"\bDAN\b")  # the jailbreak persona, case-sensitive so the name "Dan" is fine
+
+
+# In documents, only text addressed to an AI assistant counts as planted instructions: a manual may well
+# say "show the configuration" or "ignore the previous output".
+_PLANTED = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:(?:previous|prior|above|all|your) (?:instructions|prompts?|rules))\b"
+    r"|\b(?:system|hidden|developer)\s+prompt\b|\byou are (?:now|no longer)\b|\bjailbreak\b"
+    r"|\b(?:AI|language model|assistant|chatbot)s?\b.{0,40}\b(?:must|should|will) (?:say|answer|reply|respond)\b",
+    re.IGNORECASE,
+)
+
+
+def is_planted_instruction(sentence: str) -> bool:
+    """A document sentence that tries to instruct the assistant: never evidence, never shown to the LM."""
+    return bool(_PLANTED.search(sentence) or _DAN.search(sentence))
 
 
 def classify_intent(question: str) -> Intent:

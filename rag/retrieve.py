@@ -14,7 +14,7 @@ import numpy as np
 from .config import RetrieveConfig
 from .embed import Embedder
 from .schema import Passage
-from .store import Index
+from .store import Index, embed_text
 from .text import STOPWORDS, stem, tokens
 
 RRF_K = 60
@@ -41,7 +41,7 @@ class Retriever:
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
             self._bm25 = bm25s.BM25()
-            self._bm25.index([_bm25_tokens(f"{c.heading} {c.text}") for c in index.chunks], show_progress=False)
+            self._bm25.index([_bm25_tokens(embed_text(c)) for c in index.chunks], show_progress=False)
 
     def _dense(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
         scores, ids = self.index.chunk_vectors.search(qvec[None, :], n)

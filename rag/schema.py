@@ -160,6 +160,7 @@ class Answer(_JSON):
     unsupported: list[str] = field(default_factory=list)  # answer sentences left without support
     generator: str = ""  # which path wrote the text: "lm", "extractive", "refusal"
     timings: Timings = field(default_factory=Timings)
+    signals: dict[str, Any] = field(default_factory=dict)  # what the reader decided from (for evaluation)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Answer:
@@ -172,9 +173,14 @@ class Answer(_JSON):
 
 @dataclass(frozen=True)
 class TextDelta:
-    """A piece of answer text as it streams; the stream ends with the full ``Answer``."""
+    """A piece of answer text as it streams; the stream ends with the full ``Answer``.
+
+    ``replace``: the text shown so far is superseded by this one (the checked direct answer, or an
+    abstention the judge decided after the extractive answer was shown).
+    """
 
     text: str
+    replace: bool = False
 
 
 StreamEvent = TextDelta | Answer

@@ -1,13 +1,15 @@
 """The persisted index: FAISS vectors, chunk/sentence metadata as JSON, and a manifest.
 
 Layout: ``index/CURRENT`` names a generation folder (``index/g-<id>/``) holding
-``chunks.faiss``, ``sentences.faiss``, ``chunks.json`` and ``manifest.json``. A rebuild
+``documents.json`` (each document's text and identity), ``chunks.faiss``, ``chunks.json``
+and ``manifest.json`` (settings, the sha256 of every source file, checksums of the rest). A rebuild
 writes a new generation and then swaps ``CURRENT`` with an atomic rename, so a crash
 mid-build leaves the previous good index serving and never a half-written one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,24 +19,28 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunk import chunk_documents, split_sentences
+from .chunk import chunk_parsed, parse_document
 from .config import Config
-from .corpus import Corpus, load_corpus
+from .corpus import Corpus, load_corpus, scan, with_url
 from .embed import Embedder
-from .errors import IndexError_, StaleIndexError
-from .schema import Chunk, Span
+from .errors import CorpusError, IndexError_, StaleIndexError
+from .formats import Parsed
+from .schema import Chunk, Document, Span
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
+# Exact (flat) search is fastest up to here; above it an HNSW graph keeps queries in milliseconds.
+HNSW_MIN_VECTORS = 50_000
+HNSW_M = 32
 
 
 @dataclass
@@ -43,17 +49,17 @@ class Index:
 
     corpus: Corpus
     chunks: list[Chunk]
-    sentences: list[Span]
+    sentences: list[Span]  # the citable units (sentences, code and table lines)
     sentence_chunk: list[int]  # the chunk each sentence was first found in
     chunk_vectors: Any  # faiss.Index
-    sentence_vectors: Any  # faiss.Index
     manifest: dict[str, Any]
     path: Path | None = None
+    changes: dict[str, list[str]] = field(default_factory=dict)  # what the last build did, per file
 
 
 def _versions() -> dict[str, str]:
     out = {}
-    for dist in ("faiss-cpu", "sentence-transformers", "tiktoken", "transformers", "rag-alliance"):
+    for dist in ("faiss-cpu", "sentence-transformers", "onnxruntime", "tiktoken", "rag-alliance"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -65,8 +71,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def expected_manifest(config: Config, corpus: Corpus, embedder_name: str, dimension: int | None = None) -> dict[str, Any]:
-    """What the manifest of a fresh index for this corpus and config must say."""
+def _settings(config: Config, embedder_name: str, dimension: int | None) -> dict[str, Any]:
+    """What an index depends on besides the files: change any and every vector is rebuilt."""
     return {
         "format_version": FORMAT_VERSION,
         "embedding_model": embedder_name,
@@ -76,84 +82,162 @@ def expected_manifest(config: Config, corpus: Corpus, embedder_name: str, dimens
             "overlap_sentences": config.chunk.overlap_sentences,
             "encoding": config.chunk.encoding,
         },
-        "sources": {d.source: _sha256(d.text.encode("utf-8")) for d in corpus.documents},
-        "skipped": dict(corpus.skipped),
     }
 
 
-def staleness(manifest: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+def settings_changes(manifest: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """Why no vector of this index can be reused (another embedder, chunker or format)."""
+    return [
+        f"{key} changed ({manifest.get(key)!r} -> {value!r})"
+        for key, value in settings.items()
+        if not (key == "dimension" and value is None) and manifest.get(key) != value
+    ]
+
+
+def file_changes(manifest: dict[str, Any], files: dict[str, str]) -> list[str]:
+    """Which source files were added, removed or edited since the index was built."""
+    old = dict(manifest.get("sources", {})) | {s: v["sha256"] for s, v in manifest.get("skipped", {}).items()}
+    return (
+        [f"{s} was added" for s in sorted(files.keys() - old.keys())]
+        + [f"{s} was removed" for s in sorted(old.keys() - files.keys())]
+        + [f"{s} changed" for s in sorted(files.keys() & old.keys()) if old[s] != files[s]]
+    )
+
+
+def staleness(manifest: dict[str, Any], settings: dict[str, Any], files: dict[str, str]) -> list[str]:
     """Human-readable reasons why an index no longer matches; empty when it is fresh."""
-    reasons = []
-    for key in ("format_version", "embedding_model", "dimension", "chunker"):
-        if key == "dimension" and expected[key] is None:
-            continue
-        if manifest.get(key) != expected[key]:
-            reasons.append(f"{key} changed ({manifest.get(key)!r} -> {expected[key]!r})")
-    old, new = manifest.get("sources", {}), expected["sources"]
-    reasons += [f"{s} was added" for s in sorted(new.keys() - old.keys())]
-    reasons += [f"{s} was removed" for s in sorted(old.keys() - new.keys())]
-    reasons += [f"{s} changed" for s in sorted(new.keys() & old.keys()) if old[s] != new[s]]
-    return reasons
+    return settings_changes(manifest, settings) + file_changes(manifest, files)
 
 
-def _sentences(corpus: Corpus, chunks: list[Chunk]) -> tuple[list[Span], list[int]]:
-    """Sentence spans of every chunk, each sentence once, with the first chunk holding it."""
-    seen: dict[tuple[str, int, int], int] = {}
-    spans: list[Span] = []
-    owners: list[int] = []
-    for chunk in chunks:
-        for span in split_sentences(chunk.text, chunk.start, chunk.source):
-            key = (span.source, span.start, span.end)
-            if key not in seen:
-                seen[key] = len(spans)
-                spans.append(span)
-                owners.append(chunk.id)
-    return spans, owners
-
-
-def _flat_index(vectors: np.ndarray) -> Any:
+def _vector_index(vectors: np.ndarray, dim: int) -> tuple[Any, str]:
     import faiss
 
-    # Exact inner product on normalized vectors = cosine. Corpora here are small; for
-    # hundreds of thousands of chunks an "IVF...,Flat" factory string would be the next step.
-    index = faiss.index_factory(vectors.shape[1], "Flat", faiss.METRIC_INNER_PRODUCT)
+    kind = f"HNSW{HNSW_M}" if len(vectors) >= HNSW_MIN_VECTORS else "Flat"
+    index = faiss.index_factory(dim, kind, faiss.METRIC_INNER_PRODUCT)  # inner product on unit vectors = cosine
+    if kind.startswith("HNSW"):
+        index.hnsw.efSearch = 64
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+    return index, kind
 
 
-def _embed_text(chunk: Chunk) -> str:
-    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+def embed_text(chunk: Chunk) -> str:
+    """What is embedded (and BM25-indexed) for a chunk: its document title and heading, then its text."""
+    context = " · ".join(dict.fromkeys(p for p in (chunk.title, chunk.heading) if p))
+    return f"{context}\n{chunk.text}" if context else chunk.text
 
 
-def build_index(config: Config, embedder: Embedder, corpus: Corpus | None = None, progress: bool = True) -> Index:
-    """Chunk, embed and index the corpus in memory (``save_index`` persists it)."""
+def _parts_of(index: Index | None) -> dict[str, tuple[Document, list[Chunk], list[Span], np.ndarray]]:
+    """An earlier index, split per file, so unchanged files are reused without re-embedding."""
+    if index is None or not index.chunks:
+        return {}
+    vectors = index.chunk_vectors.reconstruct_n(0, index.chunk_vectors.ntotal)
+    out: dict[str, tuple[Document, list[Chunk], list[Span], np.ndarray]] = {}
+    for doc in index.corpus.documents:
+        rows = [c.id for c in index.chunks if c.source == doc.source]
+        spans = [s for s in index.sentences if s.source == doc.source]
+        out[doc.source] = (doc, [index.chunks[i] for i in rows], spans, vectors[rows])
+    return out
+
+
+def build_index(
+    config: Config,
+    embedder: Embedder,
+    corpus: Corpus | None = None,
+    progress: bool = True,
+    previous: Index | None = None,
+    files: dict[str, str] | None = None,
+) -> Index:
+    """Chunk, embed and index the corpus in memory (``save_index`` persists it).
+
+    With ``previous`` (an index built with the same settings) only added and changed files are
+    parsed and embedded; the others keep their chunks and vectors.
+    """
     from tqdm.auto import tqdm
 
-    corpus = corpus or load_corpus(config.paths.corpus_dir)
-    chunks = chunk_documents(corpus.documents, config.chunk.max_tokens, config.chunk.overlap_sentences, config.chunk.encoding)
-    if not chunks:
-        raise IndexError_("The corpus produced no passages (only headings or boilerplate?). Add body text.")
-    sentences, owners = _sentences(corpus, chunks)
-    texts = [_embed_text(c) for c in chunks] + [s.text for s in sentences]
+    root = config.paths.corpus_dir
+    files = files if files is not None else scan(root)
+    settings = _settings(config, embedder.name, embedder.dim)
+    reusable = _parts_of(previous) if previous is not None and not settings_changes(previous.manifest, settings) else {}
+    old_sources = dict(previous.manifest.get("sources", {})) if reusable else {}
+    old_skipped = dict(previous.manifest.get("skipped", {})) if previous is not None else {}
+    changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": [], "unchanged": [], "skipped": []}
+    changes["removed"] = sorted((old_sources.keys() | old_skipped.keys()) - files.keys()) if previous else []
+
+    skipped: dict[str, dict[str, str]] = {}
+    parts: list[tuple[Document, list[Chunk], list[Span], np.ndarray | None]] = []
+    to_parse = []
+    for source, sha in files.items():
+        if source in reusable and old_sources.get(source) == sha:
+            parts.append(reusable[source])
+            changes["unchanged"].append(source)
+        elif source in old_skipped and old_skipped[source]["sha256"] == sha and previous is not None:
+            skipped[source] = old_skipped[source]  # still the same bad file: no need to parse it again
+            changes["skipped"].append(source)
+        else:
+            to_parse.append(source)
+    if corpus is None:
+        corpus = load_corpus(root, sources=to_parse) if to_parse else Corpus([])
+    for source, why in corpus.skipped.items():
+        skipped[source] = {"sha256": files.get(source, ""), "reason": why}
+        changes["skipped"].append(source)
+    for doc in corpus.documents:
+        blocks = corpus.blocks.get(doc.source)
+        parsed = Parsed(doc, blocks) if blocks is not None else parse_document(doc)
+        chunks, spans = chunk_parsed(parsed, config.chunk.max_tokens, config.chunk.overlap_sentences, config.chunk.encoding)
+        parts.append((doc, chunks, spans, None))
+        changes["changed" if doc.source in old_sources else "added"].append(doc.source)
+    parts.sort(key=lambda p: p[0].source)
+    if not parts:
+        reasons = "; ".join(f"{s}: {v['reason']}" for s, v in skipped.items())
+        raise CorpusError(f"No readable documents in {root} ({reasons}). Add UTF-8 text, Markdown, HTML or PDF files.")
+
+    texts = [embed_text(c) for _, chunks, _, vecs in parts if vecs is None for c in chunks]
     batch = max(1, config.embed.batch_size)
-    parts = []
-    with tqdm(total=len(texts), desc="Embedding passages", unit="text", disable=not progress) as bar:
+    fresh: list[np.ndarray] = []
+    with tqdm(total=len(texts), desc="Embedding passages", unit="passage", disable=not progress or not texts) as bar:
         for i in range(0, len(texts), batch):
-            parts.append(embedder.embed(texts[i : i + batch]))
+            fresh.append(embedder.embed(texts[i : i + batch]))
             bar.update(len(texts[i : i + batch]))
-    vectors = np.concatenate(parts).astype(np.float32)
-    manifest = expected_manifest(config, corpus, embedder.name, int(vectors.shape[1])) | {
-        "n_chunks": len(chunks),
+    new_vectors = np.concatenate(fresh).astype(np.float32) if fresh else np.zeros((0, embedder.dim), np.float32)
+
+    documents: list[Document] = []
+    chunks_out: list[Chunk] = []
+    sentences: list[Span] = []
+    owners: list[int] = []
+    vector_parts: list[np.ndarray] = []
+    used = 0
+    for doc, chunks, spans, vecs in parts:
+        documents.append(doc)
+        if vecs is None:
+            vecs, used = new_vectors[used : used + len(chunks)], used + len(chunks)
+        base = len(chunks_out)
+        chunks_out.extend(dataclasses.replace(c, id=base + i) for i, c in enumerate(chunks))
+        vector_parts.append(np.asarray(vecs, dtype=np.float32).reshape(len(chunks), -1) if len(chunks) else
+                            np.zeros((0, embedder.dim), np.float32))
+        j = base
+        for span in spans:  # both in document order: the first chunk reaching past a unit holds it
+            while j < len(chunks_out) - 1 and chunks_out[j].end < span.end:
+                j += 1
+            sentences.append(span)
+            owners.append(j)
+    if not chunks_out:
+        raise IndexError_("The corpus produced no passages (only headings or boilerplate?). Add body text.")
+    vectors = np.concatenate(vector_parts)
+    vector_index, kind = _vector_index(vectors, int(vectors.shape[1]))
+    manifest = _settings(config, embedder.name, int(vectors.shape[1])) | {
+        "index_type": kind,
+        "sources": {d.source: files[d.source] for d in documents},
+        "skipped": skipped,
+        "n_documents": len(documents),
+        "n_chunks": len(chunks_out),
         "n_sentences": len(sentences),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": _versions(),
         "python": platform.python_version(),
     }
-    return Index(
-        corpus, chunks, sentences, owners,
-        _flat_index(vectors[: len(chunks)]), _flat_index(vectors[len(chunks) :]), manifest,
-    )
+    full = Corpus(documents, {s: v["reason"] for s, v in skipped.items()})
+    return Index(full, chunks_out, sentences, owners, vector_index, manifest, changes=changes)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -178,18 +262,20 @@ def save_index(index: Index, index_dir: str | Path) -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True)
         gen.mkdir()
+        # Document texts are stored so HTML/PDF extraction runs once and loading parses nothing.
+        documents = [d.to_dict() for d in index.corpus.documents]
         meta = {
             "chunks": [c.to_dict() for c in index.chunks],
             "sentences": [[s.source, s.start, s.end, owner] for s, owner in zip(index.sentences, index.sentence_chunk, strict=True)],
         }
         files = {
+            "documents.json": json.dumps(documents, ensure_ascii=False).encode("utf-8"),
             "chunks.json": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
             "chunks.faiss": faiss.serialize_index(index.chunk_vectors).tobytes(),
-            "sentences.faiss": faiss.serialize_index(index.sentence_vectors).tobytes(),
         }
         for name, data in files.items():
             _atomic_write(gen / name, data)
-        manifest = index.manifest | {"files": {name: _sha256(data) for name, data in files.items()}}
+        manifest = index.manifest | {"artifacts": {name: _sha256(data) for name, data in files.items()}}
         _atomic_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
         _atomic_write(root / CURRENT, gen.name.encode())
     except OSError as exc:
@@ -205,7 +291,13 @@ def save_index(index: Index, index_dir: str | Path) -> Path:
     return gen
 
 
-def load_index(config: Config, corpus: Corpus, embedder_name: str, dimension: int | None = None) -> Index:
+def load_index(
+    config: Config,
+    embedder_name: str,
+    dimension: int | None = None,
+    files: dict[str, str] | None = None,
+    check_sources: bool = True,
+) -> Index:
     """Load and verify the persisted index; raise ``StaleIndexError``/``IndexError_`` saying why not."""
     import faiss
 
@@ -216,44 +308,64 @@ def load_index(config: Config, corpus: Corpus, embedder_name: str, dimension: in
     gen = root / pointer.read_text(encoding="utf-8").strip()
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-        raw = {name: (gen / name).read_bytes() for name in ("chunks.json", "chunks.faiss", "sentences.faiss")}
+        raw = {name: (gen / name).read_bytes() for name in ("documents.json", "chunks.json", "chunks.faiss")}
     except (OSError, ValueError) as exc:
         raise IndexError_(f"The index in {gen} is unreadable ({exc}). Run `rag index` to rebuild it.") from exc
+    if not isinstance(manifest, dict):
+        raise IndexError_(f"The manifest in {gen} is not an object (corrupt). Run `rag index`.")
     for name, data in raw.items():
-        if manifest.get("files", {}).get(name) != _sha256(data):
+        if manifest.get("artifacts", {}).get(name) != _sha256(data):
             raise IndexError_(f"{gen / name} does not match its manifest (corrupt or truncated). Run `rag index`.")
-    reasons = staleness(manifest, expected_manifest(config, corpus, embedder_name, dimension))
+    reasons = settings_changes(manifest, _settings(config, embedder_name, dimension))
+    if check_sources:
+        reasons += file_changes(manifest, files if files is not None else scan(config.paths.corpus_dir))
     if reasons:
         raise StaleIndexError(f"The index in {gen} is stale: {'; '.join(reasons)}. Run `rag index` to rebuild it.")
     try:
+        documents = [Document.from_dict(d) for d in json.loads(raw["documents.json"])]
         meta = json.loads(raw["chunks.json"])
         chunks = [Chunk.from_dict(c) for c in meta["chunks"]]
-        texts = {d.source: d.text for d in corpus.documents}
+        texts = {d.source: d.text for d in documents}
         sentences = [Span(src, s, e, texts[src][s:e]) for src, s, e, _ in meta["sentences"]]
         owners = [int(row[3]) for row in meta["sentences"]]
         chunk_vectors = faiss.deserialize_index(np.frombuffer(raw["chunks.faiss"], dtype=np.uint8))
-        sentence_vectors = faiss.deserialize_index(np.frombuffer(raw["sentences.faiss"], dtype=np.uint8))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise IndexError_(f"The index in {gen} is corrupt ({exc}). Run `rag index` to rebuild it.") from exc
-    if chunk_vectors.ntotal != len(chunks) or sentence_vectors.ntotal != len(sentences):
+    if chunk_vectors.ntotal != len(chunks):
         raise IndexError_(f"The index in {gen} disagrees with its metadata (vector counts). Run `rag index`.")
     if any(texts[c.source][c.start : c.end] != c.text for c in chunks):
-        raise StaleIndexError(f"The chunk offsets in {gen} do not match the sources. Run `rag index`.")
-    return Index(corpus, chunks, sentences, owners, chunk_vectors, sentence_vectors, manifest, gen)
+        raise StaleIndexError(f"The chunk offsets in {gen} do not match the documents. Run `rag index`.")
+    if hasattr(chunk_vectors, "hnsw"):
+        chunk_vectors.hnsw.efSearch = 64
+    corpus = Corpus(documents, {s: v.get("reason", "") for s, v in manifest.get("skipped", {}).items()})
+    return _with_urls(Index(corpus, chunks, sentences, owners, chunk_vectors, manifest, gen), config)
+
+
+def _with_urls(index: Index, config: Config) -> Index:
+    """Documents without a URL of their own get ``corpus.base_url`` + their path (not stored: it may change)."""
+    index.corpus.documents = [with_url(d, config.corpus.base_url) for d in index.corpus.documents]
+    return index
 
 
 def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progress: bool = True) -> Index:
-    """Load the index, rebuilding it when missing, stale or corrupt (the usual entry point)."""
-    corpus = load_corpus(config.paths.corpus_dir)
+    """Load the index; when missing, stale or corrupt, (re)build it, re-embedding only changed files."""
+    files = scan(config.paths.corpus_dir)
+    previous: Index | None = None
     if not rebuild:
         try:
-            return load_index(config, corpus, embedder.name, embedder.dim)
+            return load_index(config, embedder.name, embedder.dim, files)
+        except StaleIndexError as exc:
+            log.warning("%s Updating it.", exc)
+            try:  # the same settings, other files: reuse what did not change
+                previous = load_index(config, embedder.name, embedder.dim, files, check_sources=False)
+            except IndexError_:
+                previous = None
         except IndexError_ as exc:
             log.warning("%s Rebuilding.", exc)
-    index = build_index(config, embedder, corpus, progress=progress)
+    index = build_index(config, embedder, progress=progress, previous=previous, files=files)
     try:
         save_index(index, config.paths.index_dir)
     except IndexError_ as exc:
         # A read-only index folder must not stop answering: serve this in-memory build instead.
         log.warning("%s Serving an in-memory index for this session.", exc)
-    return index
+    return _with_urls(index, config)

@@ -17,7 +17,9 @@ STOPWORDS = frozenset(
     same she should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was wasn't we were what when where which while who whom whose why will
     with would you your yours yourself yourselves one ones much many may might must shall s t also yet via
-    according per else besides apart roughly approximately exactly really actually currently back""".split()
+    according per else besides apart roughly approximately exactly really actually currently back i'm i've i'd
+    i'll you're you've you'd you'll we're we've they're it's that's there's what's who's can't won't isn't
+    shouldn't couldn't wouldn't""".split()
 )
 
 # Words that frame a question about the text rather than carry its content.

@@ -49,7 +49,7 @@ def test_stream_yields_text_then_the_answer(fake_pipeline):
 def test_questions_the_article_cannot_answer_are_abstained(fake_pipeline, question):
     ans = fake_pipeline.ask(question)
     assert ans.abstained and ans.reason == "not_in_article"
-    assert ans.answer.startswith("The article does not say")
+    assert ans.answer.startswith("Not found in the documents")
     assert ans.citations == []
 
 
@@ -66,7 +66,7 @@ def test_injection_and_off_topic_requests_are_refused(fake_pipeline, question, r
     ans = fake_pipeline.ask(question)
     assert ans.abstained and ans.reason == reason
     assert SYSTEM_PROMPT[:40] not in ans.answer
-    assert "article" in ans.answer
+    assert "the documents" in ans.answer and "article" not in ans.answer  # the corpus is not assumed to be one
 
 
 def test_follow_up_is_rewritten_with_the_history(fake_pipeline):
@@ -81,16 +81,35 @@ def test_follow_up_is_rewritten_with_the_history(fake_pipeline):
 
 
 def test_yes_no_question_is_answered_yes_or_no_first(fake_pipeline):
-    no = fake_pipeline.ask("Does the article say that Japan is cutting its military budget?")
-    assert no.answer.startswith("No.") and "doubling" in no.answer
     yes = fake_pipeline.ask("Is Japan doubling its military spending?")
-    assert yes.answer.startswith("Yes.")
+    assert yes.answer.startswith("Yes.") and "doubling" in yes.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "verdict"),
+    [
+        ("Is Japan cutting its military budget?", "Japan is doubling its military spending.", "No"),
+        ("Is Japan doubling its military spending?", "Japan is doubling its military spending.", "Yes"),
+        ("Are there around 100,000 troops?", "There are around 50,000 troops.", "No"),
+        ("Is the threat only regional?", "The threat is not only regional but global.", "No"),
+        ("Does the licence allow commercial use?", "The licence does not allow commercial use.", "No"),
+        ("Must you keep the copyright notice?", "You must keep the copyright notice intact.", "Yes"),
+    ],
+)
+def test_yes_or_no_rules(question, sentence, verdict):
+    from rag.extract import analyze, yes_or_no
+
+    assert yes_or_no(analyze(question), sentence, []) == verdict
+
+
+# The LM rephrasing the evidence (generate.tasks = ["phrase"]), every sentence verified.
+PHRASE = {"generate.tasks": ["phrase"]}
 
 
 def test_unsupported_generated_citation_is_dropped(make_config):
     # The "LM" invents a figure and a place: its text must not reach the user as a grounded answer.
     liar = FakeGenerator(reply="Japan hosts 90,000 sailors in Tokyo [1].")
-    pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=liar, progress=False)
+    pipe = Pipeline.load(make_config(**PHRASE), embedder=FakeEmbedder(), generator=liar, progress=False)
     ans = pipe.ask("How many U.S. military personnel does Japan host?")
     assert liar.calls, "the generator was consulted"
     assert "90,000" not in ans.answer and "Tokyo" not in ans.answer
@@ -101,7 +120,7 @@ def test_unsupported_generated_citation_is_dropped(make_config):
 def test_a_faithful_generated_answer_is_kept_with_its_span(make_config):
     honest = FakeGenerator(reply="Japan hosts around 50,000 U.S. military personnel and considerable military "
                                  "infrastructure, but resentment simmers as true reciprocity remains in question [1].")
-    pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=honest, progress=False)
+    pipe = Pipeline.load(make_config(**PHRASE), embedder=FakeEmbedder(), generator=honest, progress=False)
     ans = pipe.ask("How many U.S. military personnel does Japan host?")
     assert ans.generator == "lm"
     assert ans.answer.startswith("Japan hosts around 50,000 U.S. military personnel and") and ans.answer.endswith("[1]")
@@ -113,9 +132,44 @@ def test_generated_answer_that_drops_the_fact_or_invents_a_name_is_not_kept(make
     for reply in ("Japan hosts U.S. military personnel [1].",  # true but leaves out the figure asked for
                   "Japan hosts around 50,000 U.S. military personnel on Okinawa and considerable military "
                   "infrastructure, but resentment simmers as true reciprocity remains in question [1]."):
-        pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=FakeGenerator(reply), progress=False)
+        pipe = Pipeline.load(make_config(**PHRASE), embedder=FakeEmbedder(), generator=FakeGenerator(reply), progress=False)
         ans = pipe.ask("How many U.S. military personnel does Japan host?")
         assert ans.generator == "extractive" and "Okinawa" not in ans.answer and "50,000" in ans.answer
+
+
+HOW_MANY = "How many U.S. military personnel does Japan host?"
+DIRECT = {"generate.tasks": ["direct"]}
+
+
+def test_a_direct_answer_copied_from_the_evidence_replaces_the_extractive_one(make_config):
+    pipe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(),
+                         generator=FakeGenerator("around 50,000 U.S. military personnel"), progress=False)
+    events = list(pipe.stream(HOW_MANY))
+    first, final = events[0], events[-1]
+    assert isinstance(first, TextDelta) and "50,000" in first.text and not first.replace  # extractive, at once
+    assert any(isinstance(e, TextDelta) and e.replace for e in events)
+    assert final.generator == "lm" and final.answer == "around 50,000 U.S. military personnel [1]"
+    assert len(final.citations) == 1 and "around 50,000" in final.citations[0].text
+    _exact(pipe, final)
+
+
+@pytest.mark.parametrize("reply", ["90,000 sailors", "NONE", "Japan hosts around 50,000 troops"])
+def test_a_direct_answer_that_is_not_a_phrase_of_the_evidence_is_dropped(make_config, reply):
+    pipe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply), progress=False)
+    ans = pipe.ask(HOW_MANY)
+    assert ans.generator == "extractive" and "50,000" in ans.answer and "90,000" not in ans.answer
+
+
+@pytest.mark.parametrize(("p_yes", "abstains"), [(0.05, True), (0.9, False)])
+def test_the_judge_can_only_turn_an_answer_into_an_abstention(make_config, p_yes, abstains):
+    pipe = Pipeline.load(make_config(**{"generate.tasks": ["judge"]}), embedder=FakeEmbedder(),
+                         generator=FakeGenerator(yes=p_yes), progress=False)
+    events = list(pipe.stream(HOW_MANY))
+    ans = events[-1]
+    assert ans.signals["judge"] == p_yes and ans.abstained is abstains
+    if abstains:
+        assert ans.citations == [] and "do not answer" in ans.answer
+        assert events[-2].replace and events[-2].text == ans.answer  # the shown extractive text is withdrawn
 
 
 def test_verify_reattributes_a_wrong_marker_and_flags_unsupported_sentences():

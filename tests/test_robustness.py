@@ -203,8 +203,11 @@ def _load(cfg: Config, embedder=None) -> Pipeline:
 def test_empty_corpus_folder_stops_the_pipeline_with_a_corpus_error(make_config, tmp_path):
     empty = tmp_path / "empty"
     (empty / "sub").mkdir(parents=True)
-    (empty / "notes.pdf").write_bytes(b"%PDF-1.4")
-    with pytest.raises(CorpusError, match="holds no .txt or .md files"):
+    (empty / "notes.docx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(CorpusError, match="holds no .txt, .md"):
+        _load(make_config(empty))
+    (empty / "notes.pdf").write_bytes(b"%PDF-1.4")  # supported, but broken: nothing usable, and it says why
+    with pytest.raises(CorpusError, match="No readable documents .*notes.pdf: the PDF cannot be read"):
         _load(make_config(empty))
 
 
@@ -250,7 +253,7 @@ def _rewrite(gen: Path, name: str, data: bytes) -> None:
     """Replace a file *and* its manifest hash: damage the checksums cannot catch."""
     (gen / name).write_bytes(data)
     manifest = json.loads((gen / "manifest.json").read_text())
-    manifest["files"][name] = _sha256(data)
+    manifest["artifacts"][name] = _sha256(data)
     (gen / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -270,10 +273,10 @@ def _shift_offsets(gen: Path) -> None:
     ("damage", "error", "message"),
     [
         (lambda gen: _rewrite(gen, "chunks.faiss", os.urandom(4096)), IndexError_, "is corrupt"),
-        (lambda gen: _rewrite(gen, "sentences.faiss", b""), IndexError_, "is corrupt"),
+        (lambda gen: _rewrite(gen, "chunks.faiss", b""), IndexError_, "is corrupt"),
         (lambda gen: _rewrite(gen, "chunks.json", b"{not json"), IndexError_, "is corrupt"),
         (_drop_last_chunk, IndexError_, "disagrees with its metadata"),
-        (_shift_offsets, StaleIndexError, "chunk offsets .* do not match the sources"),
+        (_shift_offsets, StaleIndexError, "chunk offsets .* do not match the documents"),
         (lambda gen: (gen / "manifest.json").write_text("\x00garbage"), IndexError_, "unreadable"),
         (lambda gen: shutil.rmtree(gen), IndexError_, "unreadable"),
         (lambda gen: (gen.parent / CURRENT).write_text("g-does-not-exist"), IndexError_, "unreadable"),
@@ -284,11 +287,11 @@ def test_damaged_index_is_refused_with_a_reason_then_rebuilt(built, damage, erro
     cfg, gen = built
     damage(gen)
     with pytest.raises(error, match=message):
-        load_index(cfg, load_corpus(cfg.paths.corpus_dir), "fake-embedder")
+        load_index(cfg, "fake-embedder")
     pipe = _load(cfg)  # rebuilds by itself and answers
     assert pipe.index.path is not None and pipe.index.path != gen
     assert "50,000" in pipe.ask(SEED_QUESTION).answer
-    assert load_index(cfg, load_corpus(cfg.paths.corpus_dir), "fake-embedder").path == pipe.index.path
+    assert load_index(cfg, "fake-embedder").path == pipe.index.path
 
 
 def test_a_skipped_file_that_becomes_readable_makes_the_index_stale(built):
@@ -297,8 +300,8 @@ def test_a_skipped_file_that_becomes_readable_makes_the_index_stale(built):
     bad.write_bytes(b"\xff\xfe broken")
     _load(cfg)
     bad.write_text("# Later\nJapan hosts a later paragraph of body text here.\n", encoding="utf-8")
-    with pytest.raises(StaleIndexError, match="later.md was added"):
-        load_index(cfg, load_corpus(cfg.paths.corpus_dir), "fake-embedder")
+    with pytest.raises(StaleIndexError, match="later.md changed"):
+        load_index(cfg, "fake-embedder")
 
 
 def test_unwritable_index_folder_serves_from_memory(make_config, tmp_path):
@@ -371,7 +374,7 @@ def test_previous_index_keeps_serving_while_a_rebuild_fails_midway(built, monkey
     reader.start()
     try:
         with pytest.raises(MemoryError):  # the build itself fails midway
-            open_index(cfg, ExplodingEmbedder(after=1), rebuild=True, progress=False)
+            open_index(cfg.replace(**{"embed.batch_size": 2}), ExplodingEmbedder(after=1), rebuild=True, progress=False)
 
         import rag.store
 
@@ -396,7 +399,7 @@ def test_previous_index_keeps_serving_while_a_rebuild_fails_midway(built, monkey
     root = Path(cfg.paths.index_dir)
     assert (root / (root / CURRENT).read_text().strip()) == good and list(root.glob("g-*")) == [good]
     with pytest.raises(StaleIndexError):  # the old index is still there, and still known to be stale
-        load_index(cfg, load_corpus(cfg.paths.corpus_dir), "fake-embedder")
+        load_index(cfg, "fake-embedder")
     assert _load(cfg).index.path != good  # the next load rebuilds it properly
 
 

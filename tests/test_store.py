@@ -38,7 +38,7 @@ def test_index_round_trip_and_manifest(make_config, corpus_dir):
     assert manifest["chunker"]["max_tokens"] == cfg.chunk.max_tokens
     assert set(manifest["sources"]) == {"article.txt"} and len(manifest["sources"]["article.txt"]) == 64
     assert {"faiss-cpu", "sentence-transformers"} <= set(manifest["versions"])
-    loaded = load_index(cfg, load_corpus(corpus_dir), emb.name)
+    loaded = load_index(cfg, emb.name)
     assert [c.text for c in loaded.chunks] == [c.text for c in built.chunks]
     assert loaded.chunk_vectors.ntotal == len(built.chunks)
     assert not list(_current(cfg).glob("*.pkl"))  # metadata is JSON, never pickle
@@ -58,23 +58,23 @@ def test_stale_manifest_is_detected_and_rebuilt(make_config, corpus_dir, change,
     open_index(cfg, emb, progress=False)
     cfg2 = change(corpus_dir, cfg)
     with pytest.raises(StaleIndexError, match=reason):
-        load_index(cfg2, load_corpus(corpus_dir), emb.name)
+        load_index(cfg2, emb.name)
     rebuilt = open_index(cfg2, emb, progress=False)  # rebuilt automatically
-    assert load_index(cfg2, load_corpus(corpus_dir), emb.name).manifest["sources"] == rebuilt.manifest["sources"]
+    assert load_index(cfg2, emb.name).manifest["sources"] == rebuilt.manifest["sources"]
 
 
 def test_other_embedding_model_makes_the_index_stale(make_config, corpus_dir):
     cfg = make_config(corpus_dir)
     open_index(cfg, FakeEmbedder(), progress=False)
     with pytest.raises(StaleIndexError, match="embedding_model"):
-        load_index(cfg, load_corpus(corpus_dir), "another-model")
+        load_index(cfg, "another-model")
     with pytest.raises(StaleIndexError, match="dimension"):
-        load_index(cfg, load_corpus(corpus_dir), "fake-embedder", dimension=128)
+        load_index(cfg, "fake-embedder", dimension=128)
     narrow = FakeEmbedder(dim=128)  # same name, other width: rebuilt, not a crash at search time
     assert open_index(cfg, narrow, progress=False).chunk_vectors.d == 128
 
 
-@pytest.mark.parametrize("victim", ["chunks.faiss", "chunks.json", "sentences.faiss"])
+@pytest.mark.parametrize("victim", ["chunks.faiss", "chunks.json", "documents.json"])
 def test_corrupt_or_truncated_files_are_refused_then_rebuilt(make_config, corpus_dir, victim):
     cfg = make_config(corpus_dir)
     emb = FakeEmbedder()
@@ -82,7 +82,7 @@ def test_corrupt_or_truncated_files_are_refused_then_rebuilt(make_config, corpus
     path = _current(cfg) / victim
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(IndexError_, match="does not match its manifest"):
-        load_index(cfg, load_corpus(corpus_dir), emb.name)
+        load_index(cfg, emb.name)
     index = open_index(cfg, emb, progress=False)
     assert index.chunk_vectors.ntotal == len(index.chunks) > 0
 
@@ -110,7 +110,7 @@ def test_interrupted_rebuild_leaves_the_previous_index_serving(make_config, corp
         save_index(index, cfg.paths.index_dir)
     assert _current(cfg) == good  # CURRENT still points at the good generation
     assert len(list(Path(cfg.paths.index_dir).glob("g-*"))) == 1  # the half-written one was removed
-    assert load_index(cfg, load_corpus(corpus_dir), emb.name).chunk_vectors.ntotal > 0
+    assert load_index(cfg, emb.name).chunk_vectors.ntotal > 0
 
 
 def test_atomic_write_never_leaves_a_partial_file(tmp_path, monkeypatch):
@@ -147,7 +147,7 @@ def test_corpus_errors_are_specific(tmp_path):
         load_corpus(tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(CorpusError, match="no .txt or .md files"):
+    with pytest.raises(CorpusError, match="holds no .txt, .md"):
         load_corpus(empty)
     (empty / "zero.txt").write_bytes(b"")
     (empty / "bin.txt").write_bytes(b"\x00\x01\x02binary")

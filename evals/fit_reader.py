@@ -1,0 +1,121 @@
+"""Fit the reader's abstention thresholds, and report them leave-one-corpus-out.
+
+Step 1 answers every dev question with abstention switched off (``reader.abstain = false``), so each
+result carries the would-be answer, whether it is right, and the signals the rules read:
+
+    python evals/multicorpus.py --set reader.abstain=false --out evals/out/fit [--set generate...]
+
+Step 2 (this script) replays the rules of ``rag.extract.ABSTAIN_RULES`` on those signals for every
+point of a grid, without re-running any model:
+
+    python evals/fit_reader.py evals/out/fit
+
+For each corpus it fits on the *other* corpora and scores the left-out one (that number is the one to
+publish), then fits on all of them and prints the ``[reader]`` values to put in the config.
+The objective is the mean over corpora of (answer accuracy on answerable questions + share of
+unanswerable questions declined) / 2: being right and being honest weigh the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.config import ReaderConfig  # noqa: E402
+from rag.extract import ABSTAIN_RULES, Signals  # noqa: E402
+
+GRID: dict[str, list[float]] = {
+    "min_support": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45],
+    "min_dense": [0.0, 0.2, 0.25, 0.3, 0.35, 0.4],
+    "missing_share": [0.4, 0.5, 0.6, 0.8, 1.01],
+    "max_dense_for_missing": [0.35, 0.45, 0.55, 0.65],
+    "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+}
+SEED_SETS = ("seed_acceptance", "seed_dev", "seed_holdout")  # the article it was first tuned on: reported apart
+
+
+def load(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for results in sorted(run_dir.glob("*/results.jsonl")):
+        out[results.parent.name] = [json.loads(line) for line in results.open(encoding="utf-8")]
+    if not out:
+        raise SystemExit(f"No */results.jsonl under {run_dir}: run evals/multicorpus.py --set reader.abstain=false first.")
+    return out
+
+
+def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
+    """Would the reader with weights ``w`` decline this question? (Guard refusals always decline.)"""
+    if row.get("reason") in ("off_topic", "injection", "invalid"):
+        return True
+    sig = row.get("signals") or {}
+    if not sig or "best_score" not in sig:
+        return bool(row.get("abstained"))  # a summary or nothing retrieved: as it was
+    signals = Signals(**{f.name: sig[f.name] for f in dataclasses.fields(Signals)})
+    if any(holds(signals, w) for holds, _ in ABSTAIN_RULES):
+        return True
+    judge = sig.get("judge")
+    return judge is not None and judge < w.judge_min
+
+
+def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    right = sum(1 for r in answerable if not abstains(r, w) and r.get("answer_correct"))
+    declined = sum(1 for r in unanswerable if abstains(r, w))
+    refused = sum(1 for r in answerable if abstains(r, w))
+    acc = right / len(answerable) if answerable else 1.0
+    abst = declined / len(unanswerable) if unanswerable else 1.0
+    return {"answer_accuracy": acc, "abstention": abst, "false_abstention": refused / max(1, len(answerable)),
+            "objective": (acc + abst) / 2}
+
+
+def fit(corpora: dict[str, list[dict[str, Any]]], keys: list[str]) -> ReaderConfig:
+    best, best_value = ReaderConfig(), -1.0
+    for values in itertools.product(*(GRID[k] for k in keys)):
+        w = dataclasses.replace(ReaderConfig(), **dict(zip(keys, values, strict=True)))
+        value = sum(score(rows, w)["objective"] for rows in corpora.values()) / len(corpora)
+        if value > best_value + 1e-9:
+            best, best_value = w, value
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="write the LOCO table (markdown) here")
+    args = parser.parse_args(argv)
+    runs = load(args.run_dir)
+    dev = {k: v for k, v in runs.items() if k not in SEED_SETS}
+    has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
+    keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min"] if has_judge else [])
+
+    lines = ["| left-out corpus | answer acc. | abstention | false abst. | fitted on the others |", "|---|---|---|---|---|"]
+    for name in dev:
+        w = fit({k: v for k, v in dev.items() if k != name}, keys)
+        s = score(dev[name], w)
+        fitted = ", ".join(f"{k}={getattr(w, k)}" for k in keys)
+        lines.append(f"| {name} | {s['answer_accuracy']:.0%} | {s['abstention']:.0%} | {s['false_abstention']:.0%} | {fitted} |")
+    final = fit(dev, keys)
+    lines.append("")
+    lines.append("Fitted on all dev corpora: " + ", ".join(f"{k} = {getattr(final, k)}" for k in keys))
+    for name in runs:
+        s = score(runs[name], final)
+        lines.append(f"- {name}: answer acc. {s['answer_accuracy']:.0%}, abstention {s['abstention']:.0%}, "
+                     f"false abstention {s['false_abstention']:.0%}")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
