@@ -31,6 +31,12 @@ class PathsConfig:
 
 
 @dataclass(frozen=True)
+class CorpusConfig:
+    name: str = ""  # what replies call the corpus ("the onboarding wiki"); empty: "the documents"
+    base_url: str = ""  # documents without a front-matter url link to base_url + their relative path
+
+
+@dataclass(frozen=True)
 class ChunkConfig:
     max_tokens: int = 200  # counted with tiktoken
     overlap_sentences: int = 1
@@ -52,18 +58,73 @@ class RetrieveConfig:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    backend: str = "llama.cpp"  # "llama.cpp", "transformers", or "none" (extractive answers only)
-    model: str = "smollm2-135m-instruct"
+    backend: str = "llama.cpp"  # "llama.cpp", "transformers", "openai" (a server), or "none" (extractive only)
+    model: str = "smollm2-135m-instruct"  # a packaged name or GGUF path; for "openai", the server's model name
     max_new_tokens: int = 48
+    # What the LM does, each step checked: "judge" (does the evidence answer? yes/no polarity),
+    # "direct" (a short answer copied from a cited sentence), "phrase" (rephrase the evidence, verified).
+    tasks: tuple[str, ...] = ("judge", "direct")
     threads: int = 2
+    n_ctx: int = 4096  # llama.cpp context window (prompt + reply tokens)
+    # backend = "openai": an OpenAI-compatible server (llama-server, vLLM, Ollama, OpenAI ...).
+    base_url: str = ""  # its API root, e.g. http://127.0.0.1:8080/v1
+    api_key_env: str = "OPENAI_API_KEY"  # the env var holding the key (never the key itself); unset: no key
+    timeout_s: float = 20.0  # per call, retries included; past it the answer falls back to extractive
+    retries: int = 2  # extra tries on a refused connection or a 5xx/429, with backoff
 
 
 @dataclass(frozen=True)
 class AnswerConfig:
     max_citations: int = 3
-    # Below this reader score the article is taken not to answer the question.
-    min_support: float = 0.35
     rewrite_followups: bool = True
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """The extractive reader's features and weights; ``evals/fit_reader.py`` fits them leave-one-corpus-out.
+
+    A sentence's score is ``dense_weight * cosine + lexical_weight * weighted term overlap + bonuses``.
+    """
+
+    # Meaning carries paraphrase; exact term overlap carries names and figures a small embedder blurs.
+    dense_weight: float = 0.55
+    lexical_weight: float = 0.45
+    # Retrieval rank is weak evidence of its own: passage 1 gets rank_bonus, passage r gets rank_bonus / r.
+    rank_bonus: float = 0.02
+    # A follow-up stays on the previous turn's topic, which its fused query ranks first.
+    followup_bonus: float = 0.08
+    # "How many"/"when"/"who"/"where" questions want a sentence with a number/date/name/place.
+    type_bonus: float = 0.08
+    type_penalty: float = 0.12
+    # A sentence holding the answer type may replace a better-scoring one within this margin.
+    typed_margin: float = 0.15
+    # "Why" questions favour sentences with a causal connective.
+    causal_bonus: float = 0.03
+    # "What did X call Y?" favours sentences with a quoted expression.
+    quote_bonus: float = 0.15
+    # Further sentences are cited when they score within this margin of the best one.
+    companion_margin: float = 0.1
+    # Below this score no sentence answers closely enough: abstain.
+    min_support: float = 0.35
+    # Below this cosine between question and best sentence the documents are taken not to discuss it,
+    # whatever words overlap (semantic abstention; missing ordinary words alone never abstain).
+    min_dense: float = 0.3
+    # Question terms absent from the documents abstain only when they weigh this share of the question
+    # AND no sentence is this close in meaning (max_dense_for_missing).
+    missing_share: float = 0.5
+    max_dense_for_missing: float = 0.45
+    # A question word counts as present when a context word is this close in embedding space (synonyms).
+    synonym_min: float = 0.62
+    # The noun after "how many" must be this close to the words after a number ("troops" ~ "personnel").
+    focus_min: float = 0.45
+    # Yes/no: "Yes" when the missing share of the question's weight is at most this.
+    yes_max_missing: float = 0.4
+    # The LM judge's P("Yes") that the chosen sentences answer the question; below this, abstain.
+    judge_min: float = 0.3
+    # The LM's yes/no verdict replaces the rule-based one when P("Yes") is this far from 0.5.
+    polarity_confidence: float = 0.2
+    # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
+    abstain: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,11 +159,13 @@ class WidgetConfig:
 @dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     widget: WidgetConfig = field(default_factory=WidgetConfig)
