@@ -23,7 +23,7 @@ browser:  ## Debian's Chromium for the browser tests (root; no browser download)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 serve: setup
-	$(VENV)/bin/rag serve
+	$(VENV)/bin/rag serve --config seeds/corpus.toml
 
 test: setup browser
 	$(PY) -m pytest -q -rs $(PYTEST_ARGS)

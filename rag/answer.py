@@ -58,7 +58,7 @@ class Pipeline:
         self.generator = generator
         self.retriever = Retriever(index, embedder, config.retrieve)
         self.reader = Reader(index, embedder, config.answer, config.reader)
-        term_weight("japan")  # load the word-frequency table now, not during the first answer
+        term_weight("word")  # load the word-frequency table now, not during the first answer
 
     @classmethod
     def load(

@@ -67,14 +67,15 @@ def get_config(config_path: str | None, overrides: tuple[str, ...]) -> Config:
 
 @click.group(cls=RagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-@click.version_option(package_name="rag-alliance")
+@click.version_option(package_name="grounded-rag")
 def cli(verbose: int) -> None:
     """Ask questions about your documents; every answer cites the exact sentences it relies on.
 
     \b
     Quick start:
       rag serve                     chat UI at http://127.0.0.1:7860 (builds the index on first run)
-      rag ask "How many U.S. military personnel does Japan host?"
+      rag ask "What does the deployment guide say about rollbacks?"
+      rag index --set paths.corpus_dir=~/wiki-export   index your own pages (txt, md, html, pdf)
       rag chat                      interactive session with follow-up questions
       rag eval evals/questions.jsonl --out evals/out
     """
@@ -165,6 +166,9 @@ def ask_command(question: str, config_path: str | None, overrides: tuple[str, ..
             if event.standalone_question:
                 click.secho(f"(understood as: {event.standalone_question})", dim=True)
         elif isinstance(event, TextDelta):
+            if event.replace:  # the checked direct answer (or the judge's abstention) supersedes the text above
+                click.echo()
+                click.secho("→ ", nl=False, dim=True)
             click.echo(event.text, nl=False)
     sys.stdout.flush()
 
@@ -176,7 +180,7 @@ def chat_command(config_path: str | None, overrides: tuple[str, ...]) -> None:
     cfg = get_config(config_path, overrides)
     pipe = load_pipeline(cfg)
     history: list[dict[str, str]] = []
-    click.secho("Ask about the article (Ctrl-D or 'exit' to quit, '/reset' to forget the conversation).", dim=True)
+    click.secho("Ask about the documents (Ctrl-D or 'exit' to quit, '/reset' to forget the conversation).", dim=True)
     while True:
         try:
             question = click.prompt("you", prompt_suffix="> ")

@@ -142,17 +142,15 @@ class ServerConfig:
     concurrency: int = 2
     max_queue: int = 16
     root_path: str = ""
+    max_request_bytes: int = 0  # 0: sized from limits.max_question_chars and limits.max_history_turns
+    monitoring: bool = False  # Gradio's /monitoring pages (request counts and latencies)
 
 
 @dataclass(frozen=True)
 class WidgetConfig:
     title: str = "Ask the article"
     greeting: str = "Ask me anything about the article. Every answer cites its source."
-    examples: tuple[str, ...] = (
-        "How many U.S. military personnel does Japan host?",
-        "What constrains Japan's military capabilities?",
-        "Why is Japan strategically important?",
-    )
+    examples: tuple[str, ...] = ()  # example questions shown under the box (the seed corpus sets its own)
     theme: str = "light"  # "light" or "dark"
     allowed_origins: tuple[str, ...] = ()  # empty: any origin may embed (localhost use)
     access_token: str = ""  # when set, the widget and API require it

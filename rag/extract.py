@@ -22,7 +22,7 @@ from .embed import Embedder
 from .guard import is_planted_instruction
 from .schema import Passage, Span
 from .store import Index
-from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, stem, stems, term_weight, tokens
+from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, name_roots, stem, stems, term_weight, tokens
 
 Kind = Literal["summary", "how_many", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
@@ -83,11 +83,12 @@ _PREMISE_BUT = re.compile(r"^(?P<premise>.+?),?\s+but\s+(?P<main>(?:what|who|who
 class QuestionInfo:
     text: str
     kind: Kind
-    terms: list[str]  # content stems, metonyms mapped ("Tokyo" -> japan)
+    terms: list[str]  # content stems
     focus: str = ""  # what "how many" counts, as typed
     names: list[str] = field(default_factory=list)  # stems of capitalized words: named things asked about
     premise: list[str] = field(default_factory=list)  # terms of a clause the question takes as given
     main: str = ""  # the question without that clause
+    name_words: dict[str, str] = field(default_factory=dict)  # name stem -> the word as typed
 
 
 # "Summarize ...", "what is this about", "main points of ...", "give me the gist", "tl;dr".
@@ -117,16 +118,17 @@ def analyze(question: str) -> QuestionInfo:
     # What must appear literally: capitalized names, numbers, and the words of quoted phrases.
     literal = re.findall(r"\b[A-Z][\w’'.-]*", body) + re.findall(r"\b\d[\d,.]*\b", question)
     literal += [q for q in re.findall(r"[\"“]([^\"”]{2,80})[\"”]", question)]
-    names = list(dict.fromkeys(t for w in literal for t in content_terms(w, aliases=True)))
-    terms = content_terms(question, aliases=True)
+    names = list(dict.fromkeys(t for w in literal for t in content_terms(w)))
+    surface = {stem(t): t for w in literal for t in tokens(w)}
+    terms = content_terms(question)
     premise: list[str] = []
     main = ""
     if m := _PREMISE_FIRST.match(question) or _PREMISE_BUT.match(question) or _PREMISE_WHO.match(question):
-        main_terms = content_terms(m.group("main"), aliases=True)
-        premise = [t for t in content_terms(m.group("premise"), aliases=True) if t not in main_terms]
+        main_terms = content_terms(m.group("main"))
+        premise = [t for t in content_terms(m.group("premise")) if t not in main_terms]
         if main_terms:
             terms, main = main_terms, m.group("main")
-    return QuestionInfo(question, kind, terms, focus, names, premise, main)
+    return QuestionInfo(question, kind, terms, focus, names, premise, main, {n: surface.get(n, n) for n in names})
 
 
 @dataclass
@@ -190,6 +192,7 @@ class Reader:
                 s = stem(tok)
                 self.vocabulary.add(s)
                 self._words.setdefault(s, tok)
+        self.roots = {r for w in self._words.values() for r in name_roots(w)}
         self._by_chunk: dict[int, list[int]] = {c.id: [] for c in index.chunks}
         by_source: dict[str, list[int]] = {}
         for i, span in enumerate(index.sentences):
@@ -207,7 +210,7 @@ class Reader:
                 if _ANAPHOR.match(index.sentences[sid].text):
                     names = re.findall(r"\b[A-Z][a-z]{2,}", index.sentences[prev].text)
                     self._vocab[sid] = self._vocab[sid] | {stems(n).pop() for n in names}
-        # Sentence frequency: "Japan" in an article about Japan says little about which sentence answers.
+        # Sentence frequency: a country's name in an article about that country says little about which sentence answers.
         n_sent = max(1, len(index.sentences))
         df: dict[str, int] = {}
         for vocab in self._vocab:
@@ -363,9 +366,10 @@ class Reader:
             ranked = [best] + [e for e in ranked if e is not best]
         signals = Signals(
             kind=info.kind,
-            # Named things, numbers and quoted phrases must appear literally: a synonym of "Okinawa" does not
-            # answer a question about Okinawa. Ordinary words may be paraphrased.
-            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary)],
+            # Named things, numbers and quoted phrases must appear literally (or as their adjective: Malta and
+            # Maltese): a neighbouring island does not answer a question about an island. Ordinary words may be
+            # paraphrased.
+            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots],
             missing_share=round(sum(weight(t) for t in uncovered) / total, 3),
             best_score=best.score,
             best_dense=best.dense,

@@ -37,7 +37,7 @@ class Parsed:
     blocks: list[Block]
 
 
-_ACRONYMS = {"usa", "uk", "eu", "un", "ai", "faq", "api", "cli", "ui", "gpl", "mit", "bsd", "html", "pdf", "sql"}
+_ACRONYMS = {"usa", "uk", "eu", "un", "ai", "faq", "api", "cli", "ui", "html", "pdf", "sql"}
 
 
 def readable_name(path: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import InvalidQuestionError
 from .guard import CONTROL_CHARS as _CONTROL
-from .text import DEMONYMS, STOPWORDS, content_terms
+from .text import STOPWORDS, content_terms, is_demonym
 
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|well)\b[\s,]*", re.IGNORECASE)
 _WHAT_ABOUT = re.compile(r"^\s*(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.IGNORECASE)
@@ -51,14 +51,14 @@ def subject_of(question: str) -> str:
     """The main named thing of a question: its first proper-noun phrase (not a demonym), else its content words."""
     for match in _NAME.finditer(question):
         words = [w for w in match.group().split() if w.lower() not in _QWORDS]
-        if words and not (len(words) == 1 and words[0].lower() in DEMONYMS):
+        if words and not (len(words) == 1 and is_demonym(words[0])):
             return " ".join(words).strip("?.,")
     words = [w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in STOPWORDS | _QWORDS]
     return " ".join(words)
 
 
 def _answer_entity(answer: str) -> str:
-    """A short noun-phrase answer ("The Taiwan Strait.") is what a following "it"/"he" most likely means."""
+    """A short noun-phrase answer ("The Suez Canal.") is what a following "it"/"he" most likely means."""
     text = re.sub(r"\s*\[\d+\]", "", answer).strip().rstrip(".!")
     words = text.split()
     if not 0 < len(words) <= 8 or _QUANTITY.match(text) or _SENTENCE_VERB.search(text):

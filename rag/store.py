@@ -59,7 +59,7 @@ class Index:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for dist in ("faiss-cpu", "sentence-transformers", "onnxruntime", "tiktoken", "rag-alliance"):
+    for dist in ("faiss-cpu", "sentence-transformers", "onnxruntime", "tiktoken", "grounded-rag"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
