@@ -136,7 +136,9 @@ class Pipeline:
         timings.rewrite_s = time.perf_counter() - t0
         # A follow-up is searched together with the previous turn, whose answer names the topic.
         query = standalone if standalone == text else " ".join([standalone, *(m["content"] for m in turns[-2:])])
-        retrieval = self.retriever.search(query)
+        # "What does the deployment guide say ...": a question that names a document is answered from it.
+        named = self.reader.named_document(standalone) if len(self.index.corpus.documents) > 1 else None
+        retrieval = self.retriever.search(query, source=named)
         timings.retrieve_s = time.perf_counter() - t0 - timings.rewrite_s
         info = analyze(standalone)
         qvec = retrieval.query_vector if query == standalone else self.embedder.embed([standalone])[0]

@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +22,7 @@ import click
 
 from .config import PROJECT_ROOT, Config, load_config, parse_set
 from .errors import ConfigError, RagError
-from .evaluate import EvalQuestion, EvalResult, EvalSummary, evaluate_answer, load_questions, summarize
+from .evaluate import ConfigRun, EvalQuestion, QuestionRun, evaluate_answer, load_questions, summarize
 from .schema import Answer, Document
 
 log = logging.getLogger(__name__)
@@ -92,29 +91,6 @@ def build_configs(
 
 
 # --------------------------------------------------------------------------- running
-
-
-@dataclass
-class QuestionRun:
-    """One question as asked: the gold row, what the pipeline answered, and its scores."""
-
-    question: EvalQuestion
-    answer: Answer
-    result: EvalResult
-    error: str = ""  # a RagError raised while answering, recorded instead of aborting the whole run
-
-
-@dataclass
-class ConfigRun:
-    """Everything one configuration produced."""
-
-    name: str
-    config: Config
-    overrides: list[tuple[str, str]]
-    runs: list[QuestionRun]
-    summary: EvalSummary
-    pipeline_info: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
 
 
 def source_texts(pipe: PipelineLike, config: Config) -> dict[str, str]:

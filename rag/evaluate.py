@@ -481,3 +481,29 @@ def summarize(results: Sequence[EvalResult], *, by_type: bool = True) -> EvalSum
         failed=[r.id for r in results if not r.passed],
         by_type={t: summarize(rs, by_type=False) for t, rs in sorted(groups.items())} if by_type else {},
     )
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass
+class QuestionRun:
+    """One question as asked: the gold row, what the pipeline answered, and its scores."""
+
+    question: EvalQuestion
+    answer: Answer
+    result: EvalResult
+    error: str = ""  # a RagError raised while answering, recorded instead of aborting the whole run
+
+
+@dataclass
+class ConfigRun:
+    """Everything one configuration produced."""
+
+    name: str
+    config: Any
+    overrides: list[tuple[str, str]]
+    runs: list[QuestionRun]
+    summary: EvalSummary
+    pipeline_info: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)

@@ -22,7 +22,7 @@ from .embed import Embedder
 from .guard import is_planted_instruction
 from .schema import Passage, Span
 from .store import Index
-from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, name_roots, stem, stems, term_weight, tokens
+from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, PEOPLE, name_roots, stem, stems, term_weight, tokens
 
 Kind = Literal["summary", "how_many", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
@@ -148,12 +148,17 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
         return bool(DATE.search(text))
     if info.kind == "when":
         return bool(DATE.search(text) or PERIOD.search(text))
-    if info.kind in ("who", "where"):
-        return has_name(text, exclude=set(info.terms) | set(info.names))
+    if has_name(text, exclude=set(info.terms) | set(info.names)):
+        return True
+    if info.kind == "where":  # "in the vault", "under /etc", "at reception": a place need not be a name
+        return bool(_PLACE.search(text))
+    if info.kind == "who":  # "the maintainer", "members of the group", "any user": people need not be named
+        return bool(PEOPLE.search(text))
     return True
 
 
 _TYPED = ("how_many", "when_exact", "when", "who", "where")
+_PLACE = re.compile(r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w", re.I)
 
 
 @dataclass
@@ -193,6 +198,7 @@ class Reader:
                 self.vocabulary.add(s)
                 self._words.setdefault(s, tok)
         self.roots = {r for w in self._words.values() for r in name_roots(w)}
+        self._doc_names: list[tuple[str, set[str], float]] | None = None  # built on first use
         self._by_chunk: dict[int, list[int]] = {c.id: [] for c in index.chunks}
         by_source: dict[str, list[int]] = {}
         for i, span in enumerate(index.sentences):
@@ -294,15 +300,20 @@ class Reader:
         return [t for t, row in zip(missing, sims, strict=True) if float(row.max()) < self.w.synonym_min]
 
     def named_document(self, text: str) -> str | None:
-        """The document a question names by its title or file name, if any (most title words matched)."""
+        """The document a question names by its title or file name, if any (most of the name's weight matched)."""
+        if self._doc_names is None:
+            self._doc_names = []
+            for doc in self.index.corpus.documents:
+                stem_name = doc.source.rsplit(".", 1)[0].replace("/", " ").replace("_", " ")
+                names = set(content_terms(f"{doc.title} {stem_name}"))
+                if names:
+                    self._doc_names.append((doc.source, names, sum(term_weight(t) for t in names)))
         asked = set(content_terms(text))
         best, best_share = None, 0.0
-        for doc in self.index.corpus.documents:
-            names = set(content_terms(f"{doc.title} {doc.source.rsplit('.', 1)[0].replace('/', ' ').replace('_', ' ')}"))
-            if names:
-                share = sum(term_weight(t) for t in names & asked) / sum(term_weight(t) for t in names)
-                if share > best_share:
-                    best, best_share = doc.source, share
+        for source, names, total in self._doc_names:
+            share = sum(term_weight(t) for t in names & asked) / total
+            if share > best_share:
+                best, best_share = source, share
         return best if best_share >= 0.5 else None
 
     def summarize(self, info: QuestionInfo, passages: list[Passage], n: int = 3) -> Decision:

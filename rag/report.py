@@ -11,12 +11,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .evaluate import locate_evidence, overlaps
-
-if TYPE_CHECKING:
-    from .evalrun import ConfigRun, QuestionRun
+from .evaluate import ConfigRun, QuestionRun, locate_evidence, overlaps
 
 log = logging.getLogger(__name__)
 

@@ -52,9 +52,12 @@ class Retriever:
         docs, scores = self._bm25.retrieve([_bm25_tokens(query)], k=n, show_progress=False)
         return [int(d) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
-    def search(self, query: str, top_k: int | None = None) -> Retrieval:
+    def search(self, query: str, top_k: int | None = None, source: str | None = None) -> Retrieval:
+        """The top passages for ``query``; with ``source``, only passages of that document."""
         k = min(top_k or self.config.top_k, len(self.index.chunks))
         n = min(max(self.config.candidates, k), len(self.index.chunks))
+        if source is not None:  # look deeper, then keep the named document's passages
+            n = len(self.index.chunks) if len(self.index.chunks) <= 5000 else min(len(self.index.chunks), 20 * n)
         qvec = self.embedder.embed([query])[0]
         dense = self._dense(qvec, n)
         fused: dict[int, float] = {}
@@ -65,6 +68,8 @@ class Retriever:
             channels = 2
             for rank, cid in enumerate(self._lexical(query, n)):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if source is not None:
+            fused = {cid: score for cid, score in fused.items() if self.index.chunks[cid].source == source} or fused
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         top = channels / (RRF_K + 1)  # the fused score of a chunk ranked first by every channel
         passages = [

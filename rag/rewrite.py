@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .cite import MARKER
 from .errors import InvalidQuestionError
 from .guard import CONTROL_CHARS as _CONTROL
 from .text import STOPWORDS, content_terms, is_demonym
@@ -59,7 +60,7 @@ def subject_of(question: str) -> str:
 
 def _answer_entity(answer: str) -> str:
     """A short noun-phrase answer ("The Suez Canal.") is what a following "it"/"he" most likely means."""
-    text = re.sub(r"\s*\[\d+\]", "", answer).strip().rstrip(".!")
+    text = MARKER.sub("", answer).strip().rstrip(".!")
     words = text.split()
     if not 0 < len(words) <= 8 or _QUANTITY.match(text) or _SENTENCE_VERB.search(text):
         return ""
@@ -87,7 +88,7 @@ def rewrite(question: str, history: list[dict[str, str]]) -> str:
         return f"{previous.rstrip('?')} — {m.group('x')}?"
     if _DEMONSTRATIVE_ONLY.match(body):
         claim = answers[-1] if answers else previous
-        claim = re.sub(r"\s*\[\d+\]", "", claim).strip().rstrip(".")
+        claim = MARKER.sub("", claim).strip().rstrip(".")
         return f"Why is it that {claim[:1].lower()}{claim[1:]}?"
     entity = _answer_entity(answers[-1]) if answers else ""
     subject = subject_of(previous)

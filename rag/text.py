@@ -127,6 +127,12 @@ ROLES = re.compile(
     r"spokesperson|spokesman|policymakers|government|administration)\b",
     re.IGNORECASE,
 )
+# Words for people and roles in general: an agent noun (-er/-or/-ist/-ant) or a collective.
+PEOPLE = re.compile(
+    r"\b(?:\w{3,}(?:er|or|ist|ant|ent)s?|users?|people|person|persons|anyone|everyone|staff|team|members?|groups?|"
+    r"owners?|root|you|licensee|licensor|recipients?|contributors?|authors?)\b",
+    re.IGNORECASE,
+)
 
 
 # Nationality and language adjectives: "Maltese" for Malta, "Kenyan" for Kenya, "Austrian" for Austria.

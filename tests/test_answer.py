@@ -216,3 +216,29 @@ def test_bad_questions_get_specific_errors(fake_pipeline, bad, message):
 def test_mixed_scripts_and_emoji_are_fine(fake_pipeline):
     ans = fake_pipeline.ask("🇯🇵 Japan hosts how many U.S. military personnel? 日本")
     assert isinstance(ans, Answer) and ans.answer
+
+
+def test_a_question_naming_a_document_is_answered_from_it(make_config, tmp_path):
+    corpus = tmp_path / "wiki"
+    corpus.mkdir()
+    # Both pages talk about keys; only the title says which one the user means.
+    (corpus / "deploy.md").write_text(
+        "---\ntitle: Deployment Guide\nurl: https://wiki.example.com/deploy\n---\n\n"
+        "# Deployment Guide\n\nThe release key is kept in the vault.\n", encoding="utf-8")
+    (corpus / "onboarding.html").write_text(
+        "<html><head><title>Onboarding Page</title></head><body><p>The office key is given out at reception."
+        "</p></body></html>", encoding="utf-8")
+    pipe = Pipeline.load(make_config(corpus, **{"corpus.base_url": "https://wiki.example.com/pages"}),
+                         embedder=FakeEmbedder(), generator=None, progress=False)
+    for question, source, url in [
+        ("Where is the key kept according to the deployment guide?", "deploy.md", "https://wiki.example.com/deploy"),
+        ("Where is the key given out, per the onboarding page?", "onboarding.html",
+         "https://wiki.example.com/pages/onboarding.html"),
+    ]:
+        ans = pipe.ask(question)
+        assert not ans.abstained and {c.source for c in ans.citations} == {source}, ans
+        cite = ans.citations[0]
+        assert cite.url == url and cite.title in cite.label
+        assert pipe.document(source).text[cite.start : cite.end] == cite.text
+    summary = pipe.ask("Summarize the onboarding page.")
+    assert {c.source for c in summary.citations} == {"onboarding.html"} and "reception" in summary.answer

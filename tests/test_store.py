@@ -5,6 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.corpus import load_corpus
@@ -159,3 +160,56 @@ def test_corpus_errors_are_specific(tmp_path):
     corpus = load_corpus(empty)
     assert [d.source for d in corpus.documents] == ["good.txt"]
     assert set(corpus.skipped) == {"zero.txt", "bin.txt", "latin1.md"}
+
+
+class CountingEmbedder(FakeEmbedder):
+    """Records every text it embeds, so a test can see what an update re-embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed(self, texts, progress=False):
+        self.seen.extend(texts)
+        return super().embed(texts)
+
+
+def test_incremental_update_re_embeds_only_the_changed_file(make_config, tmp_path):
+    corpus = tmp_path / "wiki"
+    corpus.mkdir()
+    (corpus / "deploy.md").write_text("# Deployment Guide\n\nRoll back with the previous release tag.\n", encoding="utf-8")
+    (corpus / "onboarding.md").write_text("# Onboarding\n\nNew staff get a laptop on day one.\n", encoding="utf-8")
+    (corpus / "old.txt").write_text("An old page about the retired build server.\n", encoding="utf-8")
+    cfg = make_config(corpus)
+    emb = CountingEmbedder()
+    first = open_index(cfg, emb, progress=False)
+    assert sorted(first.changes["added"]) == ["deploy.md", "old.txt", "onboarding.md"]
+
+    emb.seen.clear()
+    (corpus / "onboarding.md").write_text("# Onboarding\n\nNew staff get a laptop and a badge on day one.\n", "utf-8")
+    (corpus / "old.txt").unlink()
+    (corpus / "faq.md").write_text("# FAQ\n\nThe VPN needs a hardware key.\n", encoding="utf-8")
+    second = open_index(cfg, emb, progress=False)
+    assert second.changes["changed"] == ["onboarding.md"] and second.changes["added"] == ["faq.md"]
+    assert second.changes["removed"] == ["old.txt"] and second.changes["unchanged"] == ["deploy.md"]
+    assert emb.seen and all("Onboarding" in t or "FAQ" in t for t in emb.seen)  # nothing of deploy.md again
+    assert {d.source for d in second.corpus.documents} == {"deploy.md", "faq.md", "onboarding.md"}
+    for c in second.chunks:
+        assert second.corpus.get(c.source).text[c.start : c.end] == c.text
+    # The reused vectors are the same as a full rebuild's.
+    full = open_index(cfg, FakeEmbedder(), rebuild=True, progress=False)
+    assert np.allclose(full.chunk_vectors.reconstruct_n(0, full.chunk_vectors.ntotal),
+                       second.chunk_vectors.reconstruct_n(0, second.chunk_vectors.ntotal))
+    emb.seen.clear()
+    assert open_index(cfg, emb, progress=False).changes == {} and emb.seen == []  # up to date: nothing re-embedded
+
+
+def test_an_unparsable_file_is_skipped_with_its_reason_and_the_rest_is_indexed(make_config, tmp_path):
+    corpus = tmp_path / "mixed"
+    corpus.mkdir()
+    (corpus / "good.md").write_text("# Good\n\nThis page is fine.\n", encoding="utf-8")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    index = open_index(make_config(corpus), FakeEmbedder(), progress=False)
+    assert [d.source for d in index.corpus.documents] == ["good.md"]
+    assert "PDF cannot be read" in index.corpus.skipped["broken.pdf"]
+    assert index.changes["skipped"] == ["broken.pdf"]
