@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+
 import pytest
 
 from rag.answer import SYSTEM_PROMPT
 from rag.config import Config
 
 from .conftest import ARTICLE, ROOT
-from .ui_server import chromium, make_app, serve_app
+from .ui_server import SEED_QUESTION, chromium, make_app, serve_app
 
 PASSWD = re.compile(r"root:[^:\n]*:0:0:")
 # Paths a traversal attempt might use; sent byte for byte (no client-side normalization of .. or %2e).
@@ -209,3 +212,249 @@ def test_token_exemption_covers_static_folders_only(tmp_path):
             assert asset, "the page references its bundled assets"  # which stay loadable without the token
             assert anonymous.get(url + "/" + asset.group(1).lstrip("/")).status_code == 200
             assert anonymous.get(url + "/gradio.js").status_code == 200
+
+
+# -- hardening (issue #15): request size, CORS, tokens, closed routes, errors, limits, sessions -------------------------
+def _sse_result(http, url: str, path: str) -> str:
+    """The result line of a Gradio event stream, in its /call form (event: complete) or its queue form."""
+    event = ""
+    with http.stream("GET", url + path, timeout=30) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line
+            elif line.startswith("data:") and ("process_completed" in line or event in ("event: complete", "event: error")):
+                return f"{event} {line}".strip()
+    return ""
+
+
+def _fn_index(url: str, name: str) -> int:
+    """The fn_index of a page's event handler, by function name (the page's config lists them)."""
+    import httpx
+
+    return next(d["id"] for d in httpx.get(url + "/config").json()["dependencies"] if d["api_name"] == name)
+
+
+def test_request_limit_is_sized_from_the_question_and_history_limits():
+    from rag.config import LimitsConfig
+    from ui.security import max_request_bytes
+
+    default = max_request_bytes(LimitsConfig())
+    assert 100_000 < default < 1_000_000
+    assert max_request_bytes(LimitsConfig(max_question_chars=2000)) > default
+    assert max_request_bytes(LimitsConfig(max_history_turns=0)) < default
+    assert max_request_bytes(LimitsConfig(), configured=5000) == 5000
+
+
+def test_session_owners_are_bounded_and_compare_any_text():
+    from ui.security import SessionOwners
+
+    owners = SessionOwners(capacity=2)
+    assert owners.claim("a", "browser-1") and owners.claim("a", "browser-1")
+    assert not owners.claim("a", "") and not owners.claim("a", "brøwser-2")
+    owners.claim("b", "x"), owners.claim("c", "x")  # "a" is the oldest and goes
+    assert owners.claim("a", "anyone")
+
+
+@pytest.mark.slow
+def test_oversized_requests_are_refused_before_parsing_and_memory_stays_flat(live):
+    """Ten 16 MB questions: 413 each, read from Content-Length; the server grows by at most 100 MB in all."""
+    import httpx
+    import psutil
+
+    url, proc, _ = live
+    server = psutil.Process(proc.pid)
+    big = json.dumps({"data": ["x" * (16 * 2**20), None]}).encode()
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        http.post(url + "/gradio_api/call/ask", json={"data": ["warm up", None]})
+        before = server.memory_info().rss
+        for _ in range(10):
+            r = http.post(url + "/gradio_api/call/ask", content=big, headers={"Content-Type": "application/json"})
+            assert r.status_code == 413 and "too large" in r.text, r.text[:200]
+        growth = (server.memory_info().rss - before) / 2**20
+        assert growth <= 100, f"{growth:.0f} MB"
+        assert http.get(url + "/healthz").text == "ok"
+
+
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory):
+    """The default config (no allowed origins, no token) around the fake pipeline: (url, app)."""
+    from .ui_server import fake_pipeline
+
+    app = make_app(fake_pipeline(tmp_path_factory.mktemp("plain") / "index"))
+    with serve_app(app) as url:
+        yield url, app
+
+
+def _gradio_app(app, mount: str = ""):
+    return next(r.app for r in app.routes if getattr(r, "path", None) == mount)
+
+
+@pytest.mark.slow
+def test_api_calls_leave_no_session_state_behind(plain_server):
+    import httpx
+
+    url, app = plain_server
+    holder = _gradio_app(app).state_holder
+    before = len(holder.session_data)
+    with httpx.Client(timeout=30) as http:
+        for question in ["x" * 1200, "", SEED_QUESTION] * 5:  # rejected and answered ones
+            r = http.post(url + "/gradio_api/call/ask", json={"data": [question, None]})
+            assert r.status_code == 200
+            _sse_result(http, url, f"/gradio_api/call/ask/{r.json()['event_id']}")
+    assert len(holder.session_data) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1.evil.example"])
+def test_a_foreign_origin_gets_no_cors_on_the_default_config(plain_server, origin):
+    import httpx
+
+    url = plain_server[0]
+    # Also when the server is reached under a public name (Gradio's own CORS allows every origin then).
+    for host in (None, "chat.example.com"):
+        extra = {"Host": host} if host else {}
+        preflight = httpx.options(url + "/gradio_api/call/ask", headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
+            **extra})
+        simple = httpx.get(url + "/config", headers={"Origin": origin, **extra})
+        for r in (preflight, simple):  # without Access-Control-Allow-Origin the browser hides the response
+            assert "access-control-allow-origin" not in r.headers, (host, r.headers)
+    local = httpx.get(url + "/config", headers={"Origin": "http://localhost:8000"})  # a page on this machine
+    assert local.headers["access-control-allow-origin"] == "http://localhost:8000"
+
+
+@pytest.mark.slow
+def test_non_ascii_tokens_are_refused_or_accepted_never_a_500(tmp_path):
+    import httpx
+
+    from .ui_server import fake_pipeline
+
+    pipeline = fake_pipeline(tmp_path / "index")
+    with serve_app(make_app(pipeline, **{"widget.access_token": "s3cret"})) as url:
+        assert httpx.get(url + "/config", headers={"Authorization": "Bearer ü".encode()}).status_code == 401
+        assert httpx.get(url + "/config?token=%C3%BC").status_code == 401
+        assert httpx.get(url + "/config", headers=[(b"Cookie", "rag_token=é".encode())]).status_code == 401
+    with serve_app(make_app(pipeline, **{"widget.access_token": "clé-секрет"})) as url:
+        assert httpx.get(url + "/config?token=cl%C3%A9-%D1%81%D0%B5%D0%BA%D1%80%D0%B5%D1%82").status_code == 200
+        assert httpx.get(url + "/config", headers={"Authorization": "Bearer clé-секрет".encode()}).status_code == 200
+        assert httpx.get(url + "/config", headers={"Authorization": "Bearer cle"}).status_code == 401
+
+
+@pytest.mark.slow
+def test_uploads_are_refused_with_or_without_a_token(tmp_path):
+    import httpx
+
+    from .ui_server import fake_pipeline
+
+    app = make_app(fake_pipeline(tmp_path / "index"), **{"widget.access_token": "s3cret"})
+    files = {"files": ("a.txt", b"x" * 100_000)}
+    with serve_app(app) as url:
+        assert httpx.post(url + "/gradio_api/upload", files=files).status_code == 401
+        for path in ("/gradio_api/upload", "/widget/gradio_api/upload", "/gradio_api/upload?upload_id=x"):
+            r = httpx.post(url + path, files=files, headers={"Authorization": "Bearer s3cret"})
+            assert r.status_code == 403 and "no file uploads" in r.text, path
+
+
+@pytest.mark.slow
+def test_malformed_calls_get_short_4xx_messages(plain_server):
+    import httpx
+
+    url = plain_server[0]
+    with httpx.Client(timeout=30) as http:
+        for path, body in (("/gradio_api/queue/join", {"data": [], "fn_index": 99, "session_hash": "abc"}),
+                           ("/widget/gradio_api/queue/join", {"data": [], "fn_index": 8, "session_hash": "abc"}),
+                           ("/gradio_api/call/ask", {"data": []}),
+                           ("/gradio_api/call/nope", {"data": ["x"]})):
+            r = http.post(url + path, json=body)
+            assert 400 <= r.status_code < 500 and len(r.text) < 100, (path, r.status_code, r.text)
+            assert " at 0x" not in r.text and "Traceback" not in r.text
+
+
+@pytest.mark.slow
+def test_monitoring_is_closed_unless_enabled(plain_server):
+    import httpx
+
+    url = plain_server[0]
+    for path in ("/monitoring/summary", "/widget/monitoring/summary", "/monitoring"):
+        r = httpx.get(url + path)
+        assert r.status_code in (403, 404) and "functions" not in r.text, path
+
+
+@pytest.mark.slow
+def test_rejected_questions_log_no_traceback(live):
+    import httpx
+
+    url, _, log = live
+    before = log.stat().st_size
+    with httpx.Client(timeout=30) as http:
+        for question in ("x" * 1200, "   ", "\x00\x01\x02"):
+            r = http.post(url + "/gradio_api/call/ask", json={"data": [question, None]})
+            result = _sse_result(http, url, f"/gradio_api/call/ask/{r.json()['event_id']}")
+            assert "Traceback" not in result and " at 0x" not in result
+    time.sleep(0.5)
+    added = log.read_bytes()[before:].decode(errors="replace")
+    assert "Traceback" not in added and len(added) < 1000, added[:2000]
+
+
+@pytest.mark.slow
+def test_one_server_wide_limit_on_running_and_waiting_answers(tmp_path):
+    """8 API and 8 widget questions at once, 1 worker and 3 waiting places: about 4 answered, the rest busy."""
+    import concurrent.futures
+    import uuid
+
+    import httpx
+
+    from .ui_server import Faulty, fake_pipeline
+
+    app = make_app(Faulty(fake_pipeline(tmp_path / "index"), delay=3.0),
+                   **{"server.concurrency": 1, "server.max_queue": 3})
+    question = "slow: " + SEED_QUESTION
+
+    def via_api(url: str) -> str:
+        with httpx.Client(timeout=60) as http:
+            r = http.post(url + "/gradio_api/call/ask", json={"data": [question, None]})
+            if r.status_code != 200:
+                return "busy"
+            result = _sse_result(http, url, f"/gradio_api/call/ask/{r.json()['event_id']}")
+            return "busy" if "busy" in result.lower() else "answered" if "50,000" in result else result
+
+    def via_widget(url: str, respond: int) -> str:
+        session = uuid.uuid4().hex[:11]
+        with httpx.Client(timeout=60) as http:
+            r = http.post(url + "/widget/gradio_api/queue/join",
+                          json={"data": [question, None], "fn_index": respond, "session_hash": session})
+            if r.status_code != 200:
+                return "busy"
+            result = _sse_result(http, url, f"/widget/gradio_api/queue/data?session_hash={session}")
+            return "busy" if "busy" in result.lower() else "answered" if "50,000" in result else result
+
+    with serve_app(app) as url, concurrent.futures.ThreadPoolExecutor(16) as pool:
+        respond = _fn_index(url + "/widget", "respond")
+        jobs = [pool.submit(via_api, url) for _ in range(8)] + [pool.submit(via_widget, url, respond) for _ in range(8)]
+        outcomes = [job.result(timeout=90) for job in jobs]
+    assert set(outcomes) <= {"answered", "busy"}, outcomes
+    assert 1 <= outcomes.count("answered") <= 4, outcomes
+
+
+@pytest.mark.slow
+def test_another_browser_cannot_drive_or_read_a_session(plain_server):
+    """The private undo event would hand the last question to anyone holding the session_hash."""
+    import httpx
+
+    url = plain_server[0]
+    session = "victim" + "0" * 5
+    with httpx.Client(timeout=30) as victim, httpx.Client(timeout=30) as attacker:
+        victim.get(url + "/")  # the page sets the browser's session cookie
+        assert "rag_session" in victim.cookies
+        attacker.get(url + "/")
+        ask = {"data": ["How many U.S. military personnel does Japan host secretly?", None],
+               "fn_index": _fn_index(url, "respond"), "session_hash": session}
+        assert victim.post(url + "/gradio_api/queue/join", json=ask).status_code == 200
+        assert "50,000" in _sse_result(victim, url, f"/gradio_api/queue/data?session_hash={session}")
+        undo = {"data": [None], "fn_index": _fn_index(url, "undo"), "session_hash": session}
+        for client in (attacker, httpx.Client(timeout=30)):  # another browser's cookie, or none
+            assert client.post(url + "/gradio_api/queue/join", json=undo).status_code == 403
+            assert client.get(url + f"/gradio_api/queue/data?session_hash={session}").status_code == 403
+            assert client.get(url + f"/gradio_api/heartbeat/{session}").status_code == 403
+        assert victim.post(url + "/gradio_api/queue/join", json=undo).status_code == 200  # still the victim's
+        assert "secretly" in _sse_result(victim, url, f"/gradio_api/queue/data?session_hash={session}")

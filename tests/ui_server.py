@@ -134,4 +134,5 @@ def make_app(pipeline: Any, **overrides: Any) -> Any:
     from ui.service import ChatService
 
     cfg = Config().replace(**overrides) if overrides else Config()
-    return create_app(ChatService(pipeline, cfg.server.concurrency, cfg.limits.max_history_turns), cfg)
+    service = ChatService(pipeline, cfg.server.concurrency, cfg.limits.max_history_turns, cfg.server.max_queue)
+    return create_app(service, cfg)

@@ -20,7 +20,7 @@ from rag.config import Config
 from rag.schema import Answer, TextDelta
 
 from . import render
-from .security import add_security, route_path
+from .security import PageCalls, add_security, max_request_bytes, route_path
 from .service import ChatService, Turn, UserFacingError, parse_history
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 WIDGET_PATH = "/widget"
 SRC = "src"  # id prefix of highlighted spans in the source panel
 QUOTE = "q"  # id prefix of quoted citations inside widget messages
+# Browser sessions Gradio keeps per page (its default is 10,000, about 30 KB each even when empty); the oldest
+# go first, so a flood of made-up sessions costs at most this many.
+SESSIONS_PER_PAGE = 2000
 
 
 # -- rendering turns as chat messages ---------------------------------------------------------------------------
@@ -171,20 +174,49 @@ def build_blocks(service: ChatService, config: Config, widget: bool = False) -> 
         if not widget:
             chatbot.select(select, turns, [citations_html, source_html], **ui)
 
-            def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+            def ask(
+                question: str, history: list[dict[str, str]] | None = None, request: gr.Request | None = None
+            ) -> dict[str, Any]:
                 """Answer one question about the corpus.
 
                 Returns the Answer as JSON: ``answer`` with [n] markers, ``citations`` with exact character
-                offsets into the source document, ``abstained`` when the article does not say.
+                offsets into the source document, ``abstained`` when the documents do not say.
                 """
                 try:
                     return service.ask(question, parse_history(history)).to_dict()
                 except UserFacingError as exc:
-                    raise gr.Error(str(exc)) from None
+                    raise gr.Error(str(exc), print_exception=False) from None  # logged once by the service
+                finally:
+                    forget_session(demo, getattr(request, "session_hash", None))
 
             gr.api(ask, api_name="ask")
-    demo.queue(max_size=config.server.max_queue, default_concurrency_limit=config.server.concurrency)
+    # The service enforces the one server-wide limit (running + waiting answers across pages and API), so Gradio
+    # hands every event straight to it; its per-page queue size stays only as a backstop.
+    demo.queue(max_size=config.server.concurrency + config.server.max_queue, default_concurrency_limit=None)
+    demo.state_session_capacity = SESSIONS_PER_PAGE
     return demo
+
+
+def forget_session(demo: gr.Blocks, session_hash: str | None) -> None:
+    """Drop the per-call session Gradio creates for each API call (it holds the call's inputs); /ask is stateless.
+
+    A session that holds conversation state belongs to a page and is left alone.
+    """
+    holder = getattr(demo, "state_holder", None)
+    if holder is None or not session_hash:
+        return
+    with holder.lock:
+        session = holder.session_data.get(session_hash)
+        if session is not None and not session.state_data:
+            del holder.session_data[session_hash]
+            holder.time_last_used.pop(session_hash, None)
+
+
+def page_calls(demo: gr.Blocks) -> PageCalls:
+    """The events a page has (``fn_index`` → number of inputs) and its public API names, for the request guard."""
+    fns = {int(i): len(fn.inputs) for i, fn in demo.fns.items()}
+    apis = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name and fn.api_visibility != "private"}
+    return PageCalls(fns=fns, apis=apis)
 
 
 # -- the server -------------------------------------------------------------------------------------------------
@@ -214,10 +246,15 @@ def create_app(service: ChatService, config: Config) -> FastAPI:
     css = render.CSS + _WIDGET_CSS
     # The widget first: a mount at "/" would otherwise swallow /widget. No root_path here: behind a proxy,
     # uvicorn's root_path puts the public prefix in every request's scope, where Gradio and the guard read it.
-    common = {"run_history": False, "css": css, "js": render.CITE_JS, "ssr_mode": False, "show_error": True}
+    # show_error=False: clients see the messages of gr.Error (our friendly ones), never raw exception text.
+    common = {
+        "run_history": False, "css": css, "js": render.CITE_JS, "ssr_mode": False, "show_error": False,
+        "enable_monitoring": config.server.monitoring,
+    }
     gr.mount_gradio_app(app, widget, WIDGET_PATH, footer_links=[], **common)
     gr.mount_gradio_app(app, full, "/", footer_links=["api"], **common)
-    add_security(app, config.widget)
+    limit = max_request_bytes(config.limits, config.server.max_request_bytes)
+    add_security(app, config.widget, limit, pages={WIDGET_PATH: page_calls(widget), "/": page_calls(full)})
     return app
 
 
@@ -251,7 +288,9 @@ def serve(config: Config, pipeline: Any | None = None, progress: bool = True) ->
         from rag.answer import Pipeline
 
         pipeline = Pipeline.load(config, progress=progress)
-    service = ChatService(pipeline, config.server.concurrency, config.limits.max_history_turns)
+    service = ChatService(
+        pipeline, config.server.concurrency, config.limits.max_history_turns, config.server.max_queue
+    )
     app = create_app(service, config)
     host, port = config.server.host, config.server.port
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -1,11 +1,12 @@
 """The one loaded pipeline behind every page and API call, with errors turned into chat-sized messages.
 
 The full UI, the widget and the ``/ask`` endpoint all go through :class:`ChatService`, so they share one set of
-models and one concurrency limit; nothing here imports gradio.
+models and one server-wide limit on running and waiting answers; nothing here imports gradio.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from rag.schema import Answer, Document, StreamEvent
 
 log = logging.getLogger(__name__)
 
-BUSY_MESSAGE = "The assistant is busy answering other questions. Please try again in a moment."
+BUSY_MESSAGE = "The queue is full: the assistant is busy answering other questions. Please try again in a moment."
 
 
 class PipelineLike(Protocol):
@@ -39,14 +40,19 @@ class UserFacingError(Exception):
 
 
 def friendly_message(exc: BaseException) -> str:
-    """Map an exception to what the user should read; unexpected ones are logged with their traceback."""
+    """Map an exception to what the user should read, and log it once: expected refusals as one line,
+    model failures with their detail, unexpected errors with their traceback."""
     if isinstance(exc, InvalidQuestionError):
-        return str(exc) or "Please type a question about the article."
+        log.info("Question refused: %s", exc)
+        return str(exc) or "Please type a question."
     if isinstance(exc, BusyError):
+        log.info("Question refused: busy")
         return BUSY_MESSAGE
     if isinstance(exc, GenerationError):
+        log.warning("The language model failed: %s", exc)
         return "The language model failed while answering. Please try again, or rephrase the question."
     if isinstance(exc, RagError):
+        log.warning("Answer failed: %s", exc)
         return str(exc)
     log.exception("Unexpected error while answering", exc_info=exc)
     return "Something went wrong while answering. Please try again."
@@ -64,16 +70,34 @@ class Turn:
 
 @dataclass
 class ChatService:
-    """Shares one pipeline between pages and API; a semaphore caps concurrent answers across all of them."""
+    """Shares one pipeline between pages and API, with one server-wide limit: ``concurrency`` answers run at once
+    and ``max_queue`` more wait; any further question is refused as busy straight away."""
 
     pipeline: PipelineLike
     concurrency: int = 2
     max_history_turns: int = 6
+    max_queue: int = 16
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    _admitted: int = field(default=0, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _documents: dict[str, Document] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(max(1, self.concurrency))
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """One answer's place: waits for a free slot, or raises BusyError when every place is taken."""
+        with self._lock:
+            if self._admitted >= max(1, self.concurrency) + max(0, self.max_queue):
+                raise BusyError("every answer slot and queue place is taken")
+            self._admitted += 1
+        try:
+            with self._slots:
+                yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
 
     def info(self) -> dict[str, Any]:
         return self.pipeline.info()
@@ -98,7 +122,7 @@ class ChatService:
         """Stream one answer; every failure surfaces as :class:`UserFacingError` with a friendly message."""
         try:
             self.pipeline.validate_question(question)
-            with self._slots:
+            with self._turn():
                 yield from self.pipeline.stream(question, history=list(history))
         except Exception as exc:  # noqa: BLE001 - everything becomes a chat message, never a traceback
             raise UserFacingError(friendly_message(exc)) from exc
@@ -106,7 +130,7 @@ class ChatService:
     def ask(self, question: str, history: Sequence[dict[str, str]] = ()) -> Answer:
         try:
             self.pipeline.validate_question(question)
-            with self._slots:
+            with self._turn():
                 return self.pipeline.ask(question, history=list(history))
         except Exception as exc:  # noqa: BLE001
             raise UserFacingError(friendly_message(exc)) from exc
