@@ -24,7 +24,7 @@ _ABBREV = re.compile(
     r"Dec)\.|\b[A-Z]\.)$"
 )
 # A "sentence" that is only a list marker or clause number ("2.", "(b)", "iv.") belongs to what follows.
-_MARKER_ONLY = re.compile(r"\s*\(?[\w]{1,4}[.)]\s*")
+_MARKER_ONLY = re.compile(r"\s*\(?(?:\d{1,3}(?:\.\d{1,3})*|[A-Za-z]{1,4})[.)]\s*")
 # Legal and technical sentences can run for hundreds of words; past this length they split at semicolons.
 LONG_SENTENCE = 400
 _SEMI = re.compile(r";\s+")

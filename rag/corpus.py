@@ -98,7 +98,7 @@ def load_corpus(corpus_dir: str | Path, base_url: str = "", sources: list[str] |
             parsed = parse_source(root, source)
         except CorpusError as exc:
             corpus.skipped[source] = str(exc)
-            log.warning("Skipping %s: %s", source, exc)
+            log.info("Skipping %s: %s", source, exc)
             continue
         corpus.documents.append(with_url(parsed.document, base_url))
         corpus.blocks[source] = parsed.blocks

@@ -146,8 +146,8 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
         return bool(NUMBER.search(text))
     if info.kind == "when_exact":
         return bool(DATE.search(text))
-    if info.kind == "when":
-        return bool(DATE.search(text) or PERIOD.search(text))
+    if info.kind == "when":  # a time, or in a manual a condition ("when the input is empty, ...")
+        return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text))
     if has_name(text, exclude=set(info.terms) | set(info.names)):
         return True
     if info.kind == "where":  # "in the vault", "under /etc", "at reception": a place need not be a name
@@ -158,7 +158,11 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 
 
 _TYPED = ("how_many", "when_exact", "when", "who", "where")
-_PLACE = re.compile(r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w", re.I)
+_PLACE = re.compile(
+    r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w|\S+@\S+\.\w+|https?://",
+    re.I,
+)
+_CONDITION = re.compile(r"\b(?:if|when|whenever|unless|after|before|until|once|while)\b", re.I)
 
 
 @dataclass
@@ -332,7 +336,9 @@ class Reader:
         vecs = np.stack([self._vectors[i] for i in sids])
         centroid = vecs.mean(axis=0)
         centrality = vecs @ (centroid / max(float(np.linalg.norm(centroid)), 1e-9))
-        top = sorted(np.argsort(-centrality)[:n].tolist())
+        # The lead sentence says what a page is (a README's first line, a manual's NAME, a story's lede);
+        # the most central sentences say what it mostly talks about.
+        top = sorted({0, *np.argsort(-centrality)[: n - 1].tolist()})
         chunk_of = self.index.sentence_chunk
         by_id = {p.chunk_id: p for p in passages}
         evidence = []

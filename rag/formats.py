@@ -110,6 +110,10 @@ def _is_text_heading(line: str, next_para: str | None) -> bool:
     return next_para is not None and len(next_para.strip()) > len(s)
 
 
+def _indent(line: str) -> int:
+    return len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip())
+
+
 def _wrap_width(text: str, lines: list[tuple[int, int]]) -> int:
     """The width a hard-wrapped text was wrapped at (90th percentile of line lengths); large when unwrapped."""
     lengths = sorted(e - s for s, e in lines if text[s:e].strip())
@@ -136,7 +140,9 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
             prev = text[current[-1][0] : current[-1][1]].rstrip()
             short = len(prev.strip()) < 0.6 * width
             # A short line ends a paragraph when it ends a sentence, or stands alone as a first line (a title).
-            ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1)
+            # (A hanging indent continues it: '1.12. "Term"' or '-i, --in-place' over an indented definition.)
+            hanging = _indent(line) > _indent(text[current[-1][0] : current[-1][1]])
+            ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1 and not hanging)
             if not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
                 runs.append(current)
                 current = []
@@ -175,7 +181,10 @@ def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: s
         if e > s and not BOILERPLATE.fullmatch(text[s:e]):
             blocks.append(Block(s, e, kind))
     if not title and blocks and blocks[0].kind == "heading":
-        title = " ".join(text[blocks[0].start : blocks[0].end].strip("#= \t").split())
+        words = text[blocks[0].start : blocks[0].end].strip("#= \t").split()
+        if len(words) >= 3 and words[0] == words[-1]:  # a running page header: "NAME(1)  Section  NAME(1)"
+            words = words[:-1]
+        title = " ".join(words)
     doc = Document(source, text, title or readable_name(source), url, fmt, pages)
     return Parsed(doc, blocks)
 
@@ -227,7 +236,8 @@ def parse_markdown(source: str, text: str) -> Parsed:
             start, end = _trim(text, start, end)
             if end > start:
                 blocks.append(Block(start, end, "heading", int(tok.tag[1])))
-                first_heading = first_heading or tokens[i + 1].content
+                if tok.tag == "h1":
+                    first_heading = first_heading or tokens[i + 1].content
         elif tok.type == "paragraph_open" and tok.map:
             start, end = span(*tok.map)
             m = _MD_MARKER.match(text, start, end)
@@ -245,6 +255,7 @@ def parse_markdown(source: str, text: str) -> Parsed:
         elif tok.type == "table_open" and tok.map:
             start, end = _trim(text, *span(*tok.map))
             blocks.append(Block(start, end, "table"))
+    # The top-level heading names the page; a lower first heading is a section, and the file name says more.
     title = str(meta.get("title") or first_heading or readable_name(source)).strip()
     url = str(meta.get("url") or "").strip()
     return Parsed(Document(source, text, title, url, "md"), blocks)

@@ -355,7 +355,7 @@ def open_index(config: Config, embedder: Embedder, rebuild: bool = False, progre
         try:
             return load_index(config, embedder.name, embedder.dim, files)
         except StaleIndexError as exc:
-            log.warning("%s Updating it.", exc)
+            log.info("%s Updating it.", exc)
             try:  # the same settings, other files: reuse what did not change
                 previous = load_index(config, embedder.name, embedder.dim, files, check_sources=False)
             except IndexError_:
