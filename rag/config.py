@@ -148,8 +148,8 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class WidgetConfig:
-    title: str = "Ask the article"
-    greeting: str = "Ask me anything about the article. Every answer cites its source."
+    title: str = ""  # empty: "Ask <corpus.name>" ("Ask the documents" without a name)
+    greeting: str = ""  # empty: "Ask me anything about <corpus.name>. Every answer cites its source."
     examples: tuple[str, ...] = ()  # example questions shown under the box (the seed corpus sets its own)
     theme: str = "light"  # "light" or "dark"
     allowed_origins: tuple[str, ...] = ()  # empty: any origin may embed (localhost use)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
 from rag.errors import BusyError, GenerationError, InvalidQuestionError
-from rag.schema import Answer, Citation, Document
+from rag.schema import Answer, Citation, Document, TextDelta
 from tests.ui_server import SEED_QUESTION, Faulty, chromium, fake_pipeline, make_app, screenshot, serve_app
 from ui import render
 from ui.service import BUSY_MESSAGE, ChatService, Turn, UserFacingError, friendly_message, parse_history
@@ -173,7 +174,7 @@ def test_full_queue_tells_the_user_to_try_again(tmp_path) -> None:
 
 # -- a real browser ---------------------------------------------------------------------------------------------
 def ask_in_page(page, question: str) -> None:
-    box = page.get_by_placeholder("Ask a question about the article")
+    box = page.get_by_placeholder("Ask a question about")
     box.fill(question)
     box.press("Enter")
 
@@ -229,7 +230,7 @@ def test_each_tab_keeps_its_own_conversation(server: str) -> None:
         two.goto(server + "/")
         ask_in_page(one, SEED_QUESTION)
         one.locator("#chat a.cite-marker").first.wait_for(timeout=30_000)
-        two.get_by_placeholder("Ask a question about the article").wait_for()
+        two.get_by_placeholder("Ask a question about").wait_for()
         assert two.locator("#chat [data-testid=user]").count() == 0
         ask_in_page(two, "Why is Japan strategically important?")
         two.locator("#chat [data-testid=bot]").first.wait_for(timeout=30_000)
@@ -262,3 +263,109 @@ def test_concurrent_streams_share_one_semaphore() -> None:
     for t in threads:
         t.join()
     assert peak <= 2
+
+
+# -- several documents: labels, links with text fragments, a source panel that switches ---------------------------
+GUIDE = Document(
+    "deploy.md",
+    "# Deployment guide\n\n## Rollbacks\n\nTo roll back a release, run the deploy script with the previous tag. "
+    "Rollbacks finish within five minutes, even on a busy day.\n",
+    "Deployment guide", url="https://wiki.example.com/deploy", format="md",
+)
+HANDBOOK = Document(
+    "handbook.txt",
+    "Office handbook\n\nParking\nThe office car park has forty spaces for staff. Visitors park on the street.\n",
+    "Office handbook", format="txt",
+)
+
+
+def cite_in(doc: Document, n: int, sentence: str, heading: str = "") -> Citation:
+    start = doc.text.index(sentence)
+    return Citation(n, doc.source, start, start + len(sentence), sentence, heading, title=doc.title, url=doc.url)
+
+
+ROLLBACK = "Rollbacks finish within five minutes, even on a busy day."
+PARKING = "The office car park has forty spaces for staff."
+
+
+def test_text_fragment_encodes_its_syntax_and_quotes_long_spans_by_their_ends() -> None:
+    assert render.text_fragment("forty spaces - for staff, & more") == (
+        ":~:text=forty%20spaces%20%2D%20for%20staff%2C%20%26%20more"
+    )
+    long = render.text_fragment("Rollbacks finish within **five** minutes, even on a [busy](x) day.")
+    assert long == ":~:text=Rollbacks%20finish%20within%20five,on%20a%20busy%20day."
+    assert render.source_url("https://w.example/a#top", "x y") == "https://w.example/a#top:~:text=x%20y"
+    assert render.source_url("javascript:alert(1)", "x") == "" and render.source_url("", "x") == ""
+
+
+def test_citations_show_their_label_and_link_to_the_page_in_a_new_tab() -> None:
+    citations = [cite_in(GUIDE, 1, ROLLBACK, "Rollbacks"), cite_in(HANDBOOK, 2, PARKING)]
+    answer = Answer("q", "x [1] [2]", citations=citations)
+    out = render.render_citations(answer, 0, quote_ids="q")
+    assert "Deployment guide · Rollbacks" in out and "Office handbook" in out
+    assert ('href="https://wiki.example.com/deploy#:~:text=Rollbacks%20finish%20within%20five,'
+            'on%20a%20busy%20day." target="_blank" rel="noopener"') in out
+    assert out.count("<a ") == 1  # the handbook has no URL: no link
+
+
+def test_source_panel_shows_the_first_cited_document_and_switches_by_tabs() -> None:
+    answer = Answer("q", "x [1] [2]", citations=[cite_in(HANDBOOK, 1, PARKING), cite_in(GUIDE, 2, ROLLBACK)])
+    out = render.render_sources([GUIDE, HANDBOOK], answer, 4)
+    handbook = out.index('<article class="source-doc" data-source="handbook.txt">')
+    guide = out.index('<article class="source-doc" data-source="deploy.md" hidden>')
+    assert out.count("<article") == 2 and handbook < guide  # [1]'s document first, shown; the other hidden
+    assert 'class="source-tab active" href="#" data-source="handbook.txt"' in out
+    assert 'href="https://wiki.example.com/deploy" target="_blank" rel="noopener">Deployment guide ↗</a>' in out
+    assert 'id="src-4-1"' in out[handbook:guide] and 'id="src-4-2"' in out[guide:]
+    assert "appears here" in render.render_sources([GUIDE, HANDBOOK], None, 0)
+    assert "car park" in render.render_sources([HANDBOOK], None, 0)  # a one-document corpus shows it at once
+
+
+class TwoDocuments:
+    """A pipeline over GUIDE and HANDBOOK whose every answer cites the handbook [1] and the guide [2]."""
+
+    docs: ClassVar[dict[str, Document]] = {d.source: d for d in (GUIDE, HANDBOOK)}
+
+    def info(self) -> dict:
+        docs = [{"source": d.source, "title": d.title, "chars": len(d.text)} for d in self.docs.values()]
+        return {"documents": docs, "passages": 3, "embedder": "fake", "generator": "fake"}
+
+    def document(self, source: str) -> Document:
+        return self.docs[source]
+
+    def validate_question(self, question: str) -> str:
+        return question
+
+    def stream(self, question: str, history=()):
+        text = "Staff have forty spaces [1], and rollbacks take five minutes [2]."
+        yield TextDelta(text)
+        yield Answer(question, text, citations=[cite_in(HANDBOOK, 1, PARKING, "Parking"),
+                                                cite_in(GUIDE, 2, ROLLBACK, "Rollbacks")])
+
+    def ask(self, question: str, history=()) -> Answer:
+        return list(self.stream(question, history))[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_source_panel_switches_between_cited_documents() -> None:
+    with serve_app(make_app(TwoDocuments(), **{"corpus.name": "the team wiki"})) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url + "/")
+        ask_in_page(page, "How many parking spaces are there, and how long do rollbacks take?")
+        page.locator("#chat a.cite-marker").nth(1).wait_for(timeout=30_000)
+        shown = page.locator("#source article.source-doc:visible")
+        assert shown.count() == 1 and "Office handbook" in shown.inner_text()
+        assert "forty spaces" in page.locator("#source mark.cite-span:visible").first.inner_text()
+        page.locator("#chat a.cite-marker").nth(1).click()  # [2] is in the other document
+        page.locator('#source article[data-source="deploy.md"]:visible').wait_for(timeout=5_000)
+        assert page.locator("#source article.source-doc:visible").count() == 1
+        link = page.locator("#source a.source-link:visible")
+        assert link.get_attribute("href") == GUIDE.url and link.get_attribute("target") == "_blank"
+        page.locator("#source .anchor.cite-active + mark.cite-span").wait_for(timeout=5_000)
+        assert "Deployment guide · Rollbacks" in page.inner_text("#citations")
+        assert "the team wiki" in page.inner_text(".about") and "the article" not in page.inner_text("body")
+        page.wait_for_timeout(600)
+        screenshot(page, "ui_two_documents.png")
+        page.locator('#source a.source-tab[data-source="handbook.txt"]').click()
+        page.locator('#source article[data-source="handbook.txt"]:visible').wait_for(timeout=5_000)

@@ -39,7 +39,7 @@ def test_widget_page_loader_and_theme(pipeline) -> None:
         r = httpx.get(url + "/widget", follow_redirects=False)
         assert r.status_code == 307 and r.headers["location"].endswith("/widget/?__theme=dark")
         page = httpx.get(url + "/widget/?__theme=dark")
-        assert page.status_code == 200 and "Ask the article" in page.text
+        assert page.status_code == 200 and "Ask the documents" in page.text
         assert "content-security-policy" not in page.headers  # no allowed_origins: anyone may embed
         js = httpx.get(url + "/gradio.js")
         assert js.status_code == 200 and "assets/index-" in js.text
@@ -57,7 +57,7 @@ def test_widget_embedded_from_another_origin_answers_with_citations(pipeline) ->
             page.goto(host + "/host.html")
 
             component = page.locator("gradio-app")
-            box = component.get_by_placeholder("Ask a question about the article")
+            box = component.get_by_placeholder("Ask a question about")
             box.fill(SEED_QUESTION, timeout=30_000)
             box.press("Enter")
             marker = component.locator("a.cite-marker").first
@@ -66,7 +66,7 @@ def test_widget_embedded_from_another_origin_answers_with_citations(pipeline) ->
             assert "Japan hosts around 50,000" in component.locator("li.citation").first.inner_text()
 
             frame = page.frame_locator("#iframe iframe")
-            box = frame.get_by_placeholder("Ask a question about the article")
+            box = frame.get_by_placeholder("Ask a question about")
             box.fill("What constrains Japan's military capabilities?", timeout=30_000)
             box.press("Enter")
             marker = frame.locator("a.cite-marker").first
@@ -109,7 +109,7 @@ def test_allowed_origins_block_embedding_from_other_origins_in_a_browser(pipelin
             page.goto(host + "/host.html")
             page.wait_for_timeout(3000)
             frame = page.frame_locator("#iframe iframe")
-            assert frame.get_by_placeholder("Ask a question about the article").count() == 0
+            assert frame.get_by_placeholder("Ask a question about").count() == 0
             assert page.locator("gradio-app textarea").count() == 0
             assert any("frame-ancestors" in m or "CORS" in m or "403" in m for m in blocked), blocked
             screenshot(page, "widget_refused.png")
@@ -142,3 +142,55 @@ def test_behind_a_proxy_under_a_sub_path(pipeline) -> None:
         assert httpx.get(url + "/widget/config", headers=proxy).json()["root"] == "https://example.com/chat/widget"
         assert httpx.get(url + "/widget").headers["location"] == "/chat/widget/?__theme=light"
         assert httpx.get(url + "/gradio.js").status_code == 200
+
+
+TWO_DOCUMENTS = {
+    "deploy.md": "---\ntitle: Deployment guide\nurl: https://wiki.example.com/deploy\n---\n# Deployment guide\n\n"
+                 "## Rollbacks\n\nTo roll back a release, run the deploy script with the previous tag. "
+                 "Rollbacks finish within five minutes, even on a busy day.\n",
+    "handbook.txt": "Office handbook\n\nParking\nThe office car park has forty spaces for staff. "
+                    "Visitors park on the street.\n",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_widget_citation_opens_the_wiki_page_at_the_quoted_sentence(tmp_path) -> None:
+    """Two documents, one with a URL: its citation links there with a text fragment, in a new tab; the other not."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in TWO_DOCUMENTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    pipeline = fake_pipeline(tmp_path / "index", **{"paths.corpus_dir": str(corpus)})
+    with serve_app(make_app(pipeline)) as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": 520, "height": 900})
+        # The wiki is not reachable from here: the browser gets a stand-in page instead of going out.
+        context.route("https://wiki.example.com/**", lambda route: route.fulfill(
+            body="<p>Rollbacks finish within five minutes, even on a busy day.</p>", content_type="text/html"))
+        page = context.new_page()
+        page.goto(url + "/widget/")
+        box = page.get_by_placeholder("Ask a question about the documents")
+        box.fill("Within how many minutes do rollbacks finish?", timeout=30_000)
+        assert "Ask the documents" in page.inner_text("body") and "the article" not in page.inner_text("body")
+        box.press("Enter")
+        link = page.locator("li.citation a.cite-source").first
+        link.wait_for(state="attached", timeout=30_000)
+        assert link.get_attribute("href") == (
+            "https://wiki.example.com/deploy#:~:text=Rollbacks%20finish%20within%20five,on%20a%20busy%20day."
+        )
+        assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel").split()
+        assert "Deployment guide · Rollbacks" in link.inner_text()
+        if not link.is_visible():
+            page.get_by_text("Sources (1)").first.click()
+        with context.expect_page(timeout=10_000) as opened:
+            link.click()
+        assert opened.value.url.startswith("https://wiki.example.com/deploy")
+        page.bring_to_front()
+
+        box.fill("How many spaces does the office car park have for staff?")
+        box.press("Enter")
+        page.locator("li.citation").filter(has_text="Office handbook").first.wait_for(state="attached", timeout=30_000)
+        handbook = page.locator("li.citation").filter(has_text="Office handbook").first
+        assert handbook.locator("a.cite-source").count() == 0  # no URL, no link
+        page.wait_for_timeout(500)
+        screenshot(page, "widget_two_documents.png")

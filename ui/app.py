@@ -34,7 +34,9 @@ SESSIONS_PER_PAGE = 2000
 
 
 # -- rendering turns as chat messages ---------------------------------------------------------------------------
-def chat_messages(turns: list[Turn], widget: bool = False) -> list[dict[str, Any]]:
+def chat_messages(
+    turns: list[Turn], widget: bool = False, corpus: str = render.DEFAULT_CORPUS
+) -> list[dict[str, Any]]:
     """The chatbot value for ``turns``: exactly one user and one assistant message per turn (plus sources in the
     widget), rebuilt from server-side state so the display never feeds back into the pipeline's history."""
     messages: list[dict[str, Any]] = []
@@ -45,7 +47,7 @@ def chat_messages(turns: list[Turn], widget: bool = False) -> list[dict[str, Any
             messages.append({"role": "assistant", "content": render.render_error(turn.error)})
         elif turn.answer is not None:
             prefix = QUOTE if widget else SRC
-            messages.append({"role": "assistant", "content": render.render_answer(turn.answer, i, prefix)})
+            messages.append({"role": "assistant", "content": render.render_answer(turn.answer, i, prefix, corpus)})
             if widget and turn.answer.citations:
                 messages.append(
                     {
@@ -69,20 +71,39 @@ def _selected(turns: list[Turn], index: int | None = None) -> tuple[Answer | Non
 
 
 # -- the two pages ----------------------------------------------------------------------------------------------
+def corpus_name(config: Config) -> str:
+    """What the pages call the corpus: ``corpus.name`` ("the onboarding wiki"), else "the documents"."""
+    return config.corpus.name or render.DEFAULT_CORPUS
+
+
+def page_title(config: Config) -> str:
+    return config.widget.title or f"Ask {corpus_name(config)}"
+
+
 def build_blocks(service: ChatService, config: Config, widget: bool = False) -> gr.Blocks:
     """The full chat page (``widget=False``) or the compact embeddable one."""
     w = config.widget
-    documents = service.documents()
+    corpus = corpus_name(config)
+    title = page_title(config)
+    greeting = w.greeting or f"Ask me anything about {corpus}. Every answer cites its source."
     info = service.info()
 
     def panels(turns: list[Turn], index: int | None = None) -> tuple[str, str]:
         answer, i = _selected(turns, index)
-        return render.render_citations(answer, i, SRC), render.render_sources(documents, answer, i, SRC)
+        if answer is not None:
+            sources = sorted({c.source for c in answer.citations})
+        else:  # before an answer a one-document corpus shows its document; two are enough to tell
+            sources = [d["source"] for d in info.get("documents", [])][:2]
+        documents = [d for d in map(service.document, sources) if d is not None]
+        return (
+            render.render_citations(answer, i, SRC),
+            render.render_sources(documents, answer, i, SRC, corpus=corpus),
+        )
 
     def outputs_for(turns: list[Turn], box: str = "") -> tuple[Any, ...]:
         if widget:
-            return chat_messages(turns, widget=True), turns, box
-        return (chat_messages(turns), turns, box, *panels(turns))
+            return chat_messages(turns, widget=True, corpus=corpus), turns, box
+        return (chat_messages(turns, corpus=corpus), turns, box, *panels(turns))
 
     def respond(question: str, turns: list[Turn]) -> Iterator[tuple[Any, ...]]:
         """Stream one answer into the chat; failures end as a friendly message in the chat, not an exception."""
@@ -94,7 +115,7 @@ def build_blocks(service: ChatService, config: Config, widget: bool = False) -> 
         try:
             for event in service.stream(question, history):
                 if isinstance(event, TextDelta):
-                    turn.partial += event.text
+                    turn.partial = event.text if event.replace else turn.partial + event.text
                     yield outputs_for(turns)
                 elif isinstance(event, Answer):
                     turn.answer = event
@@ -124,22 +145,22 @@ def build_blocks(service: ChatService, config: Config, widget: bool = False) -> 
         return panels(turns, int(index) // 2 if isinstance(index, int) else None)
 
     examples = [{"text": q} for q in w.examples]
-    with gr.Blocks(title=w.title, fill_height=widget, analytics_enabled=False) as demo:
+    with gr.Blocks(title=title, fill_height=widget, analytics_enabled=False) as demo:
         turns = gr.State([])  # list[Turn]; deep-copied per browser session by Gradio
         if widget:
-            gr.Markdown(f"### {render.escape_markdown(w.title)}", elem_classes="widget-title")
+            gr.Markdown(f"### {render.escape_markdown(title)}", elem_classes="widget-title")
         else:
-            gr.Markdown(f"# {render.escape_markdown(w.title)}")
-            gr.Markdown(render.render_about(info), elem_classes="about")
+            gr.Markdown(f"# {render.escape_markdown(title)}")
+            gr.Markdown(render.render_about(info, corpus), elem_classes="about")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
-                    label=w.title,
+                    label=title,
                     show_label=False,
                     height=None if widget else 520,
                     min_height=300 if widget else None,
                     scale=1 if widget else None,
-                    placeholder=render.escape_markdown(w.greeting),
+                    placeholder=render.escape_markdown(greeting),
                     examples=examples or None,
                     buttons=["copy"] if widget else ["copy", "copy_all"],
                     latex_delimiters=[],  # "$50 billion" is money, not maths
@@ -147,7 +168,7 @@ def build_blocks(service: ChatService, config: Config, widget: bool = False) -> 
                     elem_id="chat",
                 )
                 box = gr.Textbox(
-                    placeholder="Ask a question about the article…",
+                    placeholder=f"Ask a question about {corpus}…",
                     show_label=False,
                     lines=1,
                     max_lines=4,
@@ -227,7 +248,7 @@ def _gradio_js() -> str:
 
 def create_app(service: ChatService, config: Config) -> FastAPI:
     """One FastAPI app: the widget at ``/widget``, the full UI and ``/ask`` at ``/``, security middleware around."""
-    app = FastAPI(title=config.widget.title, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title=page_title(config), docs_url=None, redoc_url=None, openapi_url=None)
     loader = _gradio_js()
     theme = "dark" if config.widget.theme.lower() == "dark" else "light"
 

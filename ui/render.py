@@ -3,7 +3,8 @@
 Everything that comes from a document or a model is escaped here, because documents may contain
 ``<script>`` and model text may contain markdown that would otherwise fetch images or fake links.
 Citation markers ``[n]`` become links to the ids of highlighted spans (or of quoted citations, in the widget);
-:data:`CITE_JS` scrolls to them.
+:data:`CITE_JS` scrolls to them, switching the source panel to the cited document. A citation whose document
+has a URL links to that page with a text fragment, so the browser opens it scrolled to the quoted sentence.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from rag.schema import Answer, Citation, Document
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # Characters that markdown (as rendered by the chatbot) would interpret; escaped with a backslash.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#~])")
+DEFAULT_CORPUS = "the documents"  # what the UI calls the corpus when config.corpus.name is empty
+# Text fragments: a short quote is matched whole; a longer one by its first and last words (textStart,textEnd),
+# which survives what the rendered page changes in between (links, emphasis, line breaks).
+FRAGMENT_WORDS = 4
+# Markdown a wiki renders away: [text](url) keeps its text; emphasis and code marks vanish.
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"[*`]+|(?<!\w)_+|_+(?!\w)")
 
 
 def escape_markdown(text: str) -> str:
@@ -55,15 +64,15 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def render_answer(answer: Answer, turn: int, prefix: str = "src") -> str:
-    """The assistant message: linked answer text, or a distinct note when the article does not answer."""
+def render_answer(answer: Answer, turn: int, prefix: str = "src", corpus: str = DEFAULT_CORPUS) -> str:
+    """The assistant message: linked answer text, or a distinct note when the documents do not answer."""
     body = link_markers(answer.answer, answer.citations, prefix, turn)
     if answer.abstained:
         label = {
-            "off_topic": "Outside the article",
+            "off_topic": f"Outside {corpus}",
             "injection": "Request declined",
             "invalid": "Question not understood",
-        }.get(answer.reason, "Not in the article")
+        }.get(answer.reason, f"Not in {corpus}")
         return f'<div class="abstained"><strong>ℹ️ {label}.</strong> {body}</div>'
     if not answer.grounded and answer.unsupported:
         body += '\n\n<span class="ungrounded">⚠️ Part of this answer is not backed by a quoted span.</span>'
@@ -75,11 +84,41 @@ def render_error(message: str) -> str:
     return f'<div class="chat-error"><strong>⚠️</strong> {escape_markdown(message)}</div>'
 
 
-def render_citations(answer: Answer | None, turn: int, prefix: str = "src", quote_ids: str | None = None) -> str:
-    """The numbered list of citations with section heading and quoted text.
+def text_fragment(text: str) -> str:
+    """``:~:text=`` directive that finds ``text`` in a rendered page (WICG text fragments; ``-``, ``,`` and ``&``
+    are syntax there, so every character but letters, digits and ``_.~`` is percent-encoded)."""
+    words = _MD_MARKS.sub("", _MD_LINK.sub(r"\1", text)).split()
+    if not words:
+        return ""
 
-    Each entry links to the highlighted span in the source panel (``prefix``); with ``quote_ids`` set
+    def encode(part: list[str]) -> str:
+        return quote(" ".join(part), safe="").replace("-", "%2D")
+
+    if len(words) <= 2 * FRAGMENT_WORDS:
+        return ":~:text=" + encode(words)
+    return f":~:text={encode(words[:FRAGMENT_WORDS])},{encode(words[-FRAGMENT_WORDS:])}"
+
+
+def source_url(url: str, quote_text: str = "") -> str:
+    """The document's web address (http/https only), with a text fragment for ``quote_text``; "" when none."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return ""
+    directive = text_fragment(quote_text) if quote_text else ""
+    if not directive:
+        return url
+    return url + directive if "#" in url else f"{url}#{directive}"  # the directive follows any existing fragment
+
+
+def _external_link(url: str, label: str, css: str) -> str:
+    return f'<a class="{css}" href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">{label}</a>'
+
+
+def render_citations(answer: Answer | None, turn: int, prefix: str = "src", quote_ids: str | None = None) -> str:
+    """The numbered list of citations: label (document · section (page)) and quoted text.
+
+    Each marker links to the highlighted span in the source panel (``prefix``); with ``quote_ids`` set
     (the widget, which has no source panel) the entries themselves carry the ids the markers point to.
+    A label whose document has a URL opens that page, scrolled to the quote, in a new tab.
     """
     if answer is None or not answer.citations:
         return '<div class="citations empty">Citations of the selected answer appear here.</div>'
@@ -91,26 +130,23 @@ def render_citations(answer: Answer | None, turn: int, prefix: str = "src", quot
             if quote_ids
             else f'<a class="cite-n cite-link" href="#{anchor_id(prefix, turn, c.n)}">[{c.n}]</a>'
         )
-        heading = f'<span class="cite-heading">{html.escape(c.heading)}</span>' if c.heading else ""
+        label, url = html.escape(c.label), source_url(c.url, c.text)
+        if url:
+            label = _external_link(url, f"{label} ↗", "cite-heading cite-source")
+        else:
+            label = f'<span class="cite-heading">{label}</span>'
         items.append(
-            f'<li class="citation"{item_id}>{marker} {heading}'
+            f'<li class="citation"{item_id}>{marker} {label}'
             f'<blockquote class="cite-quote">{html.escape(c.text)}</blockquote></li>'
         )
     return f'<ol class="citations">{"".join(items)}</ol>'
 
 
 def heading_ranges(document: Document) -> list[tuple[int, int]]:
-    """Where the section headings are (lines the chunker took as headings), to show them as headings."""
-    from rag.chunk import paragraphs
+    """Where the section headings are (the blocks the chunker takes as headings), to show them as headings."""
+    from rag.chunk import parse_document
 
-    titles = {p.heading for p in paragraphs(document) if p.heading}
-    out = []
-    for m in re.finditer(r"[^\r\n]+", document.text):
-        stripped = re.sub(r"^#{1,6}\s+", "", m.group().strip())
-        if stripped in titles:
-            lead = len(m.group()) - len(m.group().lstrip())
-            out.append((m.start() + lead, m.start() + lead + len(m.group().strip())))
-    return out
+    return [(b.start, b.end) for b in parse_document(document).blocks if b.kind == "heading"]
 
 
 def _segments(
@@ -127,8 +163,13 @@ def _segments(
     return out
 
 
-def render_document(document: Document, citations: Sequence[Citation], turn: int, prefix: str = "src") -> str:
-    """The full article with every cited span in a ``<mark>``; the first piece of each span carries its id."""
+def render_document(
+    document: Document, citations: Sequence[Citation], turn: int, prefix: str = "src", hidden: bool = False
+) -> str:
+    """One whole document with every cited span in a ``<mark>``; the first piece of each span carries its id.
+
+    The header shows the title, linked to the document's page when it has a URL.
+    """
     mine = [c for c in citations if c.source == document.source]
     headings = heading_ranges(document)
     seen: set[int] = set()
@@ -150,25 +191,48 @@ def render_document(document: Document, citations: Sequence[Citation], turn: int
             ends = ",".join(str(c.n) for c in covering if c.end == b)
             parts.append(f'<sup class="cite-label">[{ends}]</sup>')
     title = html.escape(document.title or document.source)
+    url = source_url(document.url)
+    if url:
+        title = _external_link(url, f"{title} ↗", "source-link")
     return (
-        f'<article class="source-doc" data-source="{html.escape(document.source, quote=True)}">'
-        f'<h3 class="source-title">{title}</h3><div class="source-text">{"".join(parts)}</div></article>'
+        f'<article class="source-doc" data-source="{html.escape(document.source, quote=True)}"'
+        f'{" hidden" if hidden else ""}><h3 class="source-title">{title}</h3>'
+        f'<div class="source-text">{"".join(parts)}</div></article>'
     )
 
 
-def render_sources(documents: Sequence[Document], answer: Answer | None, turn: int, prefix: str = "src") -> str:
-    """The source panel: the cited documents (or all, before any answer) with highlighted spans."""
+def render_sources(
+    documents: Sequence[Document], answer: Answer | None, turn: int, prefix: str = "src", corpus: str = DEFAULT_CORPUS
+) -> str:
+    """The source panel: one cited document at a time, first the one [1] cites.
+
+    ``documents`` are the cited ones (any order; before an answer, a one-document corpus shows its document).
+    With several, tabs switch between them, and :data:`CITE_JS` switches to the document a marker points at.
+    """
     citations = answer.citations if answer else []
-    cited = {c.source for c in citations}
-    shown = [d for d in documents if d.source in cited] or list(documents)
-    return "".join(render_document(d, citations, turn, prefix) for d in shown)
+    first_cite: dict[str, int] = {}
+    for c in sorted(citations, key=lambda c: c.n):
+        first_cite.setdefault(c.source, c.n)
+    shown = sorted((d for d in documents if d.source in first_cite), key=lambda d: first_cite[d.source])
+    if not shown:
+        if answer is None and len(documents) == 1:
+            return render_document(documents[0], [], turn, prefix)
+        return f'<div class="source-empty">The cited part of {html.escape(corpus)} appears here, highlighted.</div>'
+    tabs = ""
+    if len(shown) > 1:
+        tabs = '<nav class="source-tabs">' + "".join(
+            f'<a class="source-tab{" active" if i == 0 else ""}" href="#" '
+            f'data-source="{html.escape(d.source, quote=True)}">{html.escape(d.title or d.source)}</a>'
+            for i, d in enumerate(shown)
+        ) + "</nav>"
+    return tabs + "".join(render_document(d, citations, turn, prefix, hidden=i > 0) for i, d in enumerate(shown))
 
 
 def _code(value: object) -> str:
     return f"<code>{html.escape(str(value))}</code>"
 
 
-def render_about(info: dict[str, Any]) -> str:
+def render_about(info: dict[str, Any], corpus: str = DEFAULT_CORPUS) -> str:
     """A one-paragraph "about this corpus" header from ``Pipeline.info()``."""
     docs = info.get("documents", [])
     titles = ", ".join(f"*{escape_markdown(d.get('title') or d.get('source', ''))}*" for d in docs) or "no documents"
@@ -177,7 +241,7 @@ def render_about(info: dict[str, Any]) -> str:
         f"**About this corpus:** {titles} — {len(docs)} document{'s' if len(docs) != 1 else ''}, "
         f"{chars:,} characters, {info.get('passages', 0)} passages. "
         f"Retrieval: {_code(info.get('embedder', '?'))}; answers: {_code(info.get('generator', '?'))}. "
-        "Every answer cites exact spans of the article; click a marker like [1] to see it."
+        f"Every answer cites exact spans of {escape_markdown(corpus)}; click a marker like [1] to see it."
     )
 
 
@@ -191,6 +255,13 @@ CSS = """
 .source-panel { max-height: 560px; overflow-y: auto; }
 .source-text { white-space: pre-wrap; line-height: 1.55; }
 .source-title { margin: 0 0 0.5em 0; }
+.source-doc[hidden] { display: none; }
+.source-tabs { display: flex; flex-wrap: wrap; gap: 4px; margin: 0 0 0.6em 0; }
+.source-tab { font-size: 0.85em; padding: 2px 8px; border: 1px solid #d1d5db; border-radius: 999px;
+  text-decoration: none; color: inherit; }
+.source-tab.active { background: #fde68a; border-color: #d4a017; }
+.source-empty { opacity: 0.7; font-size: 0.9em; }
+a.cite-source { text-decoration: underline dotted; color: inherit; }
 mark.cite-span { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
 .dark mark.cite-span { background: #7c5e10; }
 .cite-label { font-weight: 600; color: #b45309; }
@@ -208,12 +279,29 @@ blockquote.cite-quote { margin: 0.2em 0 0 1.2em; padding-left: 0.6em; border-lef
 
 # Gradio pages carry <base href>, so a plain "#id" link would load a new page (and lose the chat) whenever the
 # page URL has a query string (?__theme=, ?token=). One delegated listener scrolls in place instead; if the id
-# is not there yet (an older answer whose spans the panel is switching to), it waits briefly for it.
+# is not there yet (an older answer whose spans the panel is switching to), it waits briefly for it. A span in a
+# hidden document first switches the panel to that document; the tabs above the panel do the same.
 CITE_JS = """
 () => {
   if (window.__ragCiteLinks) return;
   window.__ragCiteLinks = true;
+  const showDoc = (doc) => {
+    const panel = doc.parentElement;
+    panel.querySelectorAll(":scope > article.source-doc").forEach((d) => { d.hidden = d !== doc; });
+    panel.querySelectorAll(":scope > .source-tabs .source-tab").forEach((t) => {
+      t.classList.toggle("active", t.dataset.source === doc.dataset.source);
+    });
+  };
   document.addEventListener("click", (event) => {
+    const tab = event.target.closest ? event.target.closest("a.source-tab") : null;
+    if (tab) {
+      event.preventDefault();
+      const panel = tab.parentElement.parentElement;
+      const docs = [...panel.querySelectorAll(":scope > article.source-doc")];
+      const doc = docs.find((d) => d.dataset.source === tab.dataset.source);
+      if (doc) showDoc(doc);
+      return;
+    }
     const link = event.target.closest ? event.target.closest("a.cite-link") : null;
     if (!link) return;
     event.preventDefault();
@@ -222,6 +310,8 @@ CITE_JS = """
     const show = () => {
       const target = document.getElementById(id);
       if (!target) { if (++tries < 20) setTimeout(show, 100); return; }
+      const doc = target.closest("article.source-doc");
+      if (doc && doc.hidden) showDoc(doc);
       document.querySelectorAll(".cite-active").forEach((e) => e.classList.remove("cite-active"));
       target.classList.add("cite-active");
       const into = target.classList.contains("anchor") && target.nextElementSibling ? target.nextElementSibling : target;

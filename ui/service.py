@@ -80,7 +80,6 @@ class ChatService:
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
     _admitted: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _documents: dict[str, Document] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(max(1, self.concurrency))
@@ -102,12 +101,13 @@ class ChatService:
     def info(self) -> dict[str, Any]:
         return self.pipeline.info()
 
-    def documents(self) -> list[Document]:
-        """Every corpus document, loaded once: the source panel renders them on each answer."""
-        if not self._documents:
-            for d in self.info().get("documents", []):
-                self._documents[d["source"]] = self.pipeline.document(d["source"])
-        return list(self._documents.values())
+    def document(self, source: str) -> Document | None:
+        """The document a citation points into (its ``text`` is what citation offsets index), or None if unknown."""
+        try:
+            return self.pipeline.document(source)
+        except KeyError:
+            log.warning("Cited document %r is not in the corpus", source)
+            return None
 
     def history(self, turns: Sequence[Turn]) -> list[dict[str, str]]:
         """The conversation as plain-text messages; failed turns are left out, only recent ones kept."""
