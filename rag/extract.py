@@ -95,8 +95,7 @@ class QuestionInfo:
 _SUMMARY = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|sum up|recap|outline)\b"
     r"|\b(?:summary|gist|overview|tl;?dr|main (?:points?|ideas?|takeaways?)|key (?:points?|takeaways?))\b"
-    r"|^\s*what(?:'s| is| are)\s+(?:this|these|it|the (?:\w+\s+){0,4}?(?:page|document|doc|file|guide|article|"
-    r"manual|section|chapter|license|readme|policy))\s+(?:all\s+)?about\b",
+    r"|^\s*what(?:'s| is| are)\s+(?:this|these|it|the)\s+(?:[\w.-]+\s+){0,5}?(?:all\s+)?about\s*\??\s*$",
     re.IGNORECASE,
 )
 
@@ -158,6 +157,10 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 
 
 _TYPED = ("how_many", "when_exact", "when", "who", "where")
+# A question names a document when its words carry half its title's (or file name's) weight, at least this
+# much (about one distinctive word), and this many times what they match of any other document's names.
+NAMED_DOC_MIN = 2.0
+NAMED_DOC_MARGIN = 1.5
 _PLACE = re.compile(
     r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w|\S+@\S+\.\w+|https?://",
     re.I,
@@ -202,7 +205,7 @@ class Reader:
                 self.vocabulary.add(s)
                 self._words.setdefault(s, tok)
         self.roots = {r for w in self._words.values() for r in name_roots(w)}
-        self._doc_names: list[tuple[str, set[str], float]] | None = None  # built on first use
+        self._doc_names: list[tuple[str, list[dict[str, float]]]] | None = None  # built on first use
         self._by_chunk: dict[int, list[int]] = {c.id: [] for c in index.chunks}
         by_source: dict[str, list[int]] = {}
         for i, span in enumerate(index.sentences):
@@ -304,21 +307,39 @@ class Reader:
         return [t for t, row in zip(missing, sims, strict=True) if float(row.max()) < self.w.synonym_min]
 
     def named_document(self, text: str) -> str | None:
-        """The document a question names by its title or file name, if any (most of the name's weight matched)."""
+        """The document a question names by its title or file name, if one stands out.
+
+        Name words are weighted by rarity in English and among the corpus's names ("license" in seven
+        license titles names none of them). A document is named when the question carries most of the
+        weight of its title (or of its file name), including a distinctive word, clearly more than any other.
+        """
         if self._doc_names is None:
-            self._doc_names = []
-            for doc in self.index.corpus.documents:
-                stem_name = doc.source.rsplit(".", 1)[0].replace("/", " ").replace("_", " ")
-                names = set(content_terms(f"{doc.title} {stem_name}"))
-                if names:
-                    self._doc_names.append((doc.source, names, sum(term_weight(t) for t in names)))
+            names = {
+                doc.source: [set(content_terms(doc.title)),
+                             set(content_terms(doc.source.rsplit(".", 1)[0].replace("/", " ").replace("_", " ")))]
+                for doc in self.index.corpus.documents
+            }
+            df: dict[str, int] = {}
+            for forms in names.values():
+                for t in set().union(*forms):
+                    df[t] = df.get(t, 0) + 1
+            n = len(names)
+            self._doc_names = [
+                (source, [{t: term_weight(t) * math.log((1 + n) / df[t]) for t in form} for form in forms if form])
+                for source, forms in names.items()
+            ]
         asked = set(content_terms(text))
-        best, best_share = None, 0.0
-        for source, names, total in self._doc_names:
-            share = sum(term_weight(t) for t in names & asked) / total
-            if share > best_share:
-                best, best_share = source, share
-        return best if best_share >= 0.5 else None
+        scores = []
+        for source, forms in self._doc_names:
+            matched = [sum(w for t, w in form.items() if t in asked) for form in forms]
+            named = [m for m, form in zip(matched, forms, strict=True) if m >= 0.5 * sum(form.values())]
+            scores.append((max(named, default=0.0), max(matched, default=0.0), source))
+        scores.sort(reverse=True)
+        if not scores or scores[0][0] < NAMED_DOC_MIN:
+            return None
+        if len(scores) > 1 and scores[0][0] < NAMED_DOC_MARGIN * scores[1][1]:
+            return None
+        return scores[0][2]
 
     def summarize(self, info: QuestionInfo, passages: list[Passage], n: int = 3) -> Decision:
         """The most central sentences of the document asked about (by embedding centrality), in document order."""

@@ -141,7 +141,8 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
             short = len(prev.strip()) < 0.6 * width
             # A short line ends a paragraph when it ends a sentence, or stands alone as a first line (a title).
             # (A hanging indent continues it: '1.12. "Term"' or '-i, --in-place' over an indented definition.)
-            hanging = _indent(line) > _indent(text[current[-1][0] : current[-1][1]])
+            first_indent = _indent(text[current[-1][0] : current[-1][1]])
+            hanging = first_indent <= 8 and _indent(line) > first_indent  # (a centred title is no hanging indent)
             ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1 and not hanging)
             if not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
                 runs.append(current)

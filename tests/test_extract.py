@@ -1,0 +1,103 @@
+"""The reader's pure parts, table-driven: question analysis, abstention rules, document naming."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from rag.config import ReaderConfig
+from rag.extract import Signals, abstention_reason, analyze
+from rag.text import name_roots
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many U.S. military personnel does Japan host?", "how_many"),
+        ("how much disk does the cache use", "how_many"),
+        ("In what year was the treaty signed?", "when_exact"),
+        ("When does grep stop reading a file?", "when"),
+        ("Who maintains man-db?", "who"),
+        ("Where do rejected hunks go?", "where"),
+        ("Why is Japan strategically important?", "why"),
+        ("Does the MPL allow sublicensing?", "yesno"),
+        ("Summarize the deployment guide", "summary"),
+        ("give me the gist of this page", "summary"),
+        ("What is this document about?", "summary"),
+        ("main points of the sed manual?", "summary"),
+        ("What does the -i option of sed do?", "other"),
+    ],
+)
+def test_question_kinds(question, kind):
+    assert analyze(question).kind == kind
+
+
+def test_names_numbers_and_quoted_phrases_must_appear_literally():
+    info = analyze('Did Kishida say "ironclad" about the 2019 summit?')
+    assert {"kishida", "ironclad", "2019"} <= set(info.names)
+    assert analyze("did the minister say anything about the summit?").names == []  # lower case: no names
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [("Chinese", "China", True), ("Maltese", "Malta", True),
+                                              ("Kenyan", "Kenya", True), ("Austrian", "Australia", False),
+                                              ("Korean", "Japan", False)])
+def test_a_name_and_its_adjective_share_a_root(a, b, same):
+    assert bool(name_roots(a) & name_roots(b)) is same
+
+
+BASE = Signals(kind="other", missing_names=[], missing_share=0.0, best_score=0.6, best_dense=0.6, max_dense=0.6,
+               type_found=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({}, ""),
+        ({"missing_names": ["okinawa"]}, "never mention"),
+        # Ordinary words missing but a sentence close in meaning: a paraphrase, answered.
+        ({"missing_share": 0.9, "best_dense": 0.6}, ""),
+        ({"missing_share": 0.9, "best_dense": 0.2, "max_dense": 0.5}, "never mention"),
+        ({"max_dense": 0.1, "best_dense": 0.1}, "no passage is about this"),
+        ({"kind": "how_many", "type_found": False}, "give no such number"),
+        ({"best_score": 0.1}, "closely enough"),
+    ],
+)
+def test_abstention_rules(change, why):
+    signals = dataclasses.replace(BASE, **change)
+    reason = abstention_reason(signals, ReaderConfig(), "Does it mention Okinawa or flashpoints?", ["flashpoint"])
+    assert (why in reason) if why else reason == ""
+
+
+def _reader_over(documents):
+    from types import SimpleNamespace
+
+    from rag.corpus import Corpus
+    from rag.extract import Reader
+
+    reader = Reader.__new__(Reader)  # only the corpus is needed to read document names
+    reader.index = SimpleNamespace(corpus=Corpus(documents))
+    reader._doc_names = None
+    return reader
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        ("Under the Mozilla license may I ship binaries under other terms?", "MPL-2.0.txt"),
+        ("According to the GNU Lesser General Public License, what must accompany object code?", "LGPL-3.txt"),
+        ("what does the license say about patents?", None),  # every title says "license": none is named
+        ("What does the deployment guide say about rollbacks?", "deploy.md"),
+        ("How many troops are in the notes on Japan?", None),  # a topic word in a title does not name it
+    ],
+)
+def test_a_question_names_a_document_only_when_one_stands_out(question, source):
+    from rag.schema import Document
+
+    docs = [Document("MPL-2.0.txt", "x", "Mozilla Public License Version 2.0"),
+            Document("LGPL-3.txt", "x", "GNU LESSER GENERAL PUBLIC LICENSE"),
+            Document("GPL-3.txt", "x", "GNU GENERAL PUBLIC LICENSE"),
+            Document("Apache-2.0.txt", "x", "Apache License"),
+            Document("deploy.md", "x", "Deployment Guide"),
+            Document("notes.txt", "x", "Japan troop notes and travel plans")]
+    assert _reader_over(docs).named_document(question) == source
