@@ -341,8 +341,8 @@ class OpenAIGenerator:
     def p_yes(self, messages: ChatMessages) -> float:
         """Through the chat API's ``logprobs``/``top_logprobs``, so the server applies its own chat template.
 
-        llama-cpp-python's server, llama.cpp's llama-server, vLLM and OpenAI return them; a server that
-        does not (Ollama before 0.12, most hosted proxies) raises ``NotImplementedError``.
+        llama-cpp-python's server returns exactly the in-process values; llama.cpp's llama-server, vLLM and
+        OpenAI document them too. A server that returns none raises ``NotImplementedError``.
         """
         payload = {
             "model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0.0,
