@@ -157,8 +157,9 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 
 
 _TYPED = ("how_many", "when_exact", "when", "who", "where")
-# A question names a document when its words carry half its title's (or file name's) weight, at least this
+# A question names a document when its words carry 60 % of its title's (or file name's) weight, at least this
 # much (about one distinctive word), and this many times what they match of any other document's names.
+NAMED_DOC_SHARE = 0.6
 NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
 _PLACE = re.compile(
@@ -315,7 +316,8 @@ class Reader:
         """
         if self._doc_names is None:
             names = {
-                doc.source: [set(content_terms(doc.title)),
+                # A title's version numbers are seldom typed: the title's words are its name.
+                doc.source: [{t for t in content_terms(doc.title) if not t[:1].isdigit()},
                              set(content_terms(doc.source.rsplit(".", 1)[0].replace("/", " ").replace("_", " ")))]
                 for doc in self.index.corpus.documents
             }
@@ -332,14 +334,18 @@ class Reader:
         scores = []
         for source, forms in self._doc_names:
             matched = [sum(w for t, w in form.items() if t in asked) for form in forms]
-            named = [m for m, form in zip(matched, forms, strict=True) if m >= 0.5 * sum(form.values())]
-            scores.append((max(named, default=0.0), max(matched, default=0.0), source))
-        scores.sort(reverse=True)
+            named = [m for m, form in zip(matched, forms, strict=True) if m >= NAMED_DOC_SHARE * sum(form.values())]
+            words = {t for form in forms for t in form if t in asked}
+            scores.append((max(named, default=0.0), max(matched, default=0.0), words, source))
+        scores.sort(key=lambda s: (s[0], s[1]), reverse=True)
         if not scores or scores[0][0] < NAMED_DOC_MIN:
             return None
-        if len(scores) > 1 and scores[0][0] < NAMED_DOC_MARGIN * scores[1][1]:
+        # A runner-up whose matched words are all the winner's too is a shorter name ("GNU GPL" inside
+        # "GNU Lesser GPL"): the longer, more specific match wins.
+        rivals = [m for _, m, words, _ in scores[1:] if not words <= scores[0][2]]
+        if rivals and scores[0][0] < NAMED_DOC_MARGIN * max(rivals):
             return None
-        return scores[0][2]
+        return scores[0][3]
 
     def summarize(self, info: QuestionInfo, passages: list[Passage], n: int = 3) -> Decision:
         """The most central sentences of the document asked about (by embedding centrality), in document order."""

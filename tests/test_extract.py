@@ -88,7 +88,7 @@ def _reader_over(documents):
         ("According to the GNU Lesser General Public License, what must accompany object code?", "LGPL-3.txt"),
         ("what does the license say about patents?", None),  # every title says "license": none is named
         ("What does the deployment guide say about rollbacks?", "deploy.md"),
-        ("How many troops are in the notes on Japan?", None),  # a topic word in a title does not name it
+        ("How many troops does Japan host?", None),  # topic words of a title do not name it
     ],
 )
 def test_a_question_names_a_document_only_when_one_stands_out(question, source):
