@@ -142,7 +142,7 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
             # A short line ends a paragraph when it ends a sentence, or stands alone as a first line (a title).
             # (A hanging indent continues it: '1.12. "Term"' or '-i, --in-place' over an indented definition.)
             first_indent = _indent(text[current[-1][0] : current[-1][1]])
-            hanging = first_indent <= 8 and _indent(line) > first_indent  # (a centred title is no hanging indent)
+            hanging = _is_term(text, current[-1]) and _indent(line) > first_indent  # (not a centred title)
             ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1 and not hanging)
             if not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
                 runs.append(current)
@@ -153,11 +153,35 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
     return runs
 
 
+def _is_term(text: str, line: tuple[int, int]) -> bool:
+    """A definition-list term: an option ("-i, --in-place"), a numbered or quoted term, at the left margin."""
+    first = text[line[0] : line[1]]
+    if first.strip().endswith(".") and _NUMBERED_HEADING.fullmatch(first.strip()):
+        return False  # "1. Definitions." heads a section
+    return _indent(first) <= 8 and bool(ITEM_START.match(first) or first.lstrip().startswith(("-", '"', "“")))
+
+
+def _definitions(text: str, runs: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+    """A one-line term over a more indented run (a manual's option list) joins that run: one unit, not a heading."""
+    out: list[list[tuple[int, int]]] = []
+    i = 0
+    while i < len(runs):
+        run = runs[i]
+        if (len(run) == 1 and i + 1 < len(runs) and _is_term(text, run[0])
+                and _indent(text[runs[i + 1][0][0] : runs[i + 1][0][1]]) > _indent(text[run[0][0] : run[0][1]])):
+            out.append(run + runs[i + 1])
+            i += 2
+            continue
+        out.append(run)
+        i += 1
+    return out
+
+
 def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: str = "txt",
                pages: tuple[int, ...] = ()) -> Parsed:
     """Hard-wrapped or not: blank lines break paragraphs; wrapped lines join; items and clauses are units."""
     lines = _lines(text)
-    paras = _paragraph_runs(text, lines)
+    paras = _definitions(text, _paragraph_runs(text, lines))
     blocks: list[Block] = []
     for i, para in enumerate(paras):
         # Setext-style underlines ("Title\n=====") mark the line above as a heading.
