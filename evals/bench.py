@@ -297,12 +297,12 @@ def _profile_summary(root: Any, total: float, top: int = 12) -> dict[str, Any]:
 
 def _lm_speed(config: Any, threads: int | None = None) -> dict[str, Any]:
     """Tokens/s of the configured LM, through the Generator protocol (a fresh load_generator)."""
-    from rag.generate import load_generator
+    from rag.generate import load_generator_from_config
 
     g = config.generate
     threads = threads or g.threads
     t0 = time.perf_counter()
-    gen = load_generator(g.backend, g.model, threads, config.paths.model_cache_dir)
+    gen = load_generator_from_config(config.replace(**{"generate.threads": threads}))
     load_s = time.perf_counter() - t0
     if gen is None:
         return {"backend": g.backend, "note": "no generator configured"}

@@ -64,12 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from rag.answer import Pipeline
     from rag.embed import load_embedder
-    from rag.generate import load_generator
+    from rag.generate import load_generator_from_config
 
     base = load_config(overrides=parse_set(args.sets))
     embedder = load_embedder(base.embed.model, base.embed.batch_size)
-    g = base.generate
-    generator = load_generator(g.backend, g.model, g.threads, base.paths.model_cache_dir) if g.backend != "none" else None
+    generator = load_generator_from_config(base)
 
     def factory(cfg, progress):  # type: ignore[no-untyped-def]
         return Pipeline.load(cfg, embedder=embedder, generator=generator, progress=progress)

@@ -18,7 +18,7 @@ from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
 from .extract import Decision, Reader, analyze
-from .generate import Generator, load_generator
+from .generate import Generator, load_generator_from_config
 from .judge import answers_question, direct_answer, says_yes
 from .guard import classify_intent, clean_question
 from .retrieve import Retriever
@@ -75,8 +75,7 @@ class Pipeline:
         embedder = embedder or load_embedder(config.embed.model, config.embed.batch_size)
         index = open_index(config, embedder, rebuild=rebuild, progress=progress)
         if generator == "config":
-            g = config.generate
-            generator = load_generator(g.backend, g.model, g.threads, config.paths.model_cache_dir)
+            generator = load_generator_from_config(config)
         return cls(config, index, embedder, generator)  # type: ignore[arg-type]
 
     # -- what the UI shows about the corpus ------------------------------------------------------------------
