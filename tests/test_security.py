@@ -367,7 +367,9 @@ def test_malformed_calls_get_short_4xx_messages(plain_server):
         for path, body in (("/gradio_api/queue/join", {"data": [], "fn_index": 99, "session_hash": "abc"}),
                            ("/widget/gradio_api/queue/join", {"data": [], "fn_index": 8, "session_hash": "abc"}),
                            ("/gradio_api/call/ask", {"data": []}),
-                           ("/gradio_api/call/nope", {"data": ["x"]})):
+                           ("/gradio_api/call/nope", {"data": ["x"]}),
+                           ("/gradio_api/queue/join",  # a select event without the selection
+                            {"data": [], "fn_index": _fn_index(url, "pick_example"), "session_hash": "abc"})):
             r = http.post(url + path, json=body)
             assert 400 <= r.status_code < 500 and len(r.text) < 100, (path, r.status_code, r.text)
             assert " at 0x" not in r.text and "Traceback" not in r.text

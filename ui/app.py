@@ -8,6 +8,7 @@ Gradio keeps per browser session, so tabs and users never see each other's turns
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,10 +235,21 @@ def forget_session(demo: gr.Blocks, session_hash: str | None) -> None:
 
 
 def page_calls(demo: gr.Blocks) -> PageCalls:
-    """The events a page has (``fn_index`` → number of inputs) and its public API names, for the request guard."""
+    """The events a page has (``fn_index`` → number of inputs), its public API names and the select handlers
+    (Gradio fails with a traceback when their event data lacks ``index`` or ``value``), for the request guard."""
     fns = {int(i): len(fn.inputs) for i, fn in demo.fns.items()}
     apis = {fn.api_name: len(fn.inputs) for fn in demo.fns.values() if fn.api_name and fn.api_visibility != "private"}
-    return PageCalls(fns=fns, apis=apis)
+    selects = {int(i): ("index", "value") for i, fn in demo.fns.items() if _takes(fn.fn, gr.SelectData)}
+    return PageCalls(fns=fns, apis=apis, event_keys=selects)
+
+
+def _takes(fn: Any, kind: type) -> bool:
+    """Whether ``fn`` has a parameter annotated with ``kind`` (how Gradio decides to pass event data)."""
+    try:
+        hints = typing.get_type_hints(fn) if fn is not None else {}
+    except (NameError, TypeError):
+        return False
+    return any(isinstance(h, type) and issubclass(h, kind) for h in hints.values())
 
 
 # -- the server -------------------------------------------------------------------------------------------------

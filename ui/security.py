@@ -21,7 +21,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -213,10 +213,12 @@ class SessionOwners:
 
 @dataclass(frozen=True)
 class PageCalls:
-    """The events one mounted page has: number of inputs by ``fn_index`` and by API name."""
+    """The events one mounted page has: number of inputs by ``fn_index`` and by API name, and the keys of
+    ``event_data`` that an event's handler reads (``gr.SelectData`` needs ``index`` and ``value``)."""
 
     fns: Mapping[int, int]
     apis: Mapping[str, int]
+    event_keys: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 class RequestGuard:
@@ -261,6 +263,9 @@ class RequestGuard:
             needed = calls.fns.get(index)
             if needed is None:
                 return 400, "Unknown fn_index: this page has no such event."
+            keys, event = calls.event_keys.get(index, ()), body.get("event_data")
+            if keys and not (isinstance(event, dict) and all(k in event for k in keys)):
+                return 422, f"This event needs event_data with {', '.join(keys)}."
         data = body.get("data")
         if isinstance(data, list) and len(data) < needed:
             return 422, f"This call needs {needed} input values in 'data'."
