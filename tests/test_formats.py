@@ -212,3 +212,23 @@ def test_generated_html_keeps_exact_offsets(parts):
     except CorpusError:
         return
     _exact(parsed)
+
+
+# A sentence of generated words, with abbreviations and figures inside, that ends with . ! or ?
+_inner = st.sampled_from(["alpha", "beta", "licence", "U.S.", "e.g.", "i.e.", "Sec. 4", "Dr. Who", "3.5", "v2.0",
+                          "(a)", "clause", "50,000", "etc.", "vs.", "No. 7"])
+_sentence = st.tuples(st.sampled_from(["The", "A", "Each", "Section", "Our"]), st.lists(_inner, min_size=1, max_size=8),
+                      st.sampled_from([".", "!", "?"])).map(lambda t: " ".join([t[0], *t[1]]) + t[2])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_sentence, min_size=1, max_size=6), st.lists(st.sampled_from([" ", "\n", "\n   ", "\r\n  "]),
+                                                              min_size=60, max_size=60))
+def test_sentences_survive_abbreviations_and_hard_wrapping(sentences, gaps):
+    """Wrapping a text at random spaces never changes where its sentences start and end."""
+    text = " ".join(sentences)
+    spaces = iter(gaps)
+    wrapped = "".join(next(spaces, " ") if ch == " " else ch for ch in text)
+    got = split_sentences(wrapped)
+    assert [" ".join(s.text.split()) for s in got] == sentences
+    assert all(wrapped[s.start : s.end] == s.text for s in got)
