@@ -386,7 +386,7 @@ def test_monitoring_is_closed_unless_enabled(plain_server):
 
 
 @pytest.mark.slow
-def test_rejected_questions_log_no_traceback(live):
+def test_rejected_questions_and_unknown_streams_log_no_traceback(live):
     import httpx
 
     url, _, log = live
@@ -396,6 +396,8 @@ def test_rejected_questions_log_no_traceback(live):
             r = http.post(url + "/gradio_api/call/ask", json={"data": [question, None]})
             result = _sse_result(http, url, f"/gradio_api/call/ask/{r.json()['event_id']}")
             assert "Traceback" not in result and " at 0x" not in result
+        for path in ("/gradio_api/queue/data?session_hash=nobody", "/gradio_api/call/ask/no-such-event"):
+            assert http.get(url + path).status_code == 200  # an empty event stream, not a logged traceback
     time.sleep(0.5)
     added = log.read_bytes()[before:].decode(errors="replace")
     assert "Traceback" not in added and len(added) < 1000, added[:2000]

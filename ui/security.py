@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -305,14 +306,27 @@ class RequestGuard:
 
         flags = _cookie_flags(scope, headers)
 
+        started = False
+
         async def send_with_cookie(message: Message) -> None:
-            if new_owner and message["type"] == "http.response.start" and scope["method"] == "GET":
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
                 out = MutableHeaders(scope=message)
-                if out.get("content-type", "").startswith("text/html"):
+                if new_owner and scope["method"] == "GET" and out.get("content-type", "").startswith("text/html"):
                     out.append("Set-Cookie", f"{SESSION_COOKIE}={new_owner}; Path=/; HttpOnly{flags}")
             await send(message)
 
-        await self.app(scope, _replay(body, receive) if body else receive, send_with_cookie)
+        try:
+            await self.app(scope, _replay(body, receive) if body else receive, send_with_cookie)
+        except Exception as exc:
+            # Gradio ends an event stream for an unknown session or event by raising 404 after the stream has
+            # started; uncaught, every such request logs a traceback. Log one line and end the stream instead.
+            refused = exc if isinstance(exc, HTTPException) else exc.__cause__
+            if not (started and isinstance(refused, HTTPException)):
+                raise
+            log.info("Ended the stream of %s: %s", path, refused.status_code)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _read_body(self, headers: Headers, receive: Receive) -> tuple[bytes, PlainTextResponse | None]:
         """The whole body, or a 413 as soon as it is known to be too large (from Content-Length or while reading)."""
