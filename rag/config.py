@@ -37,6 +37,12 @@ class CorpusConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    backend: str = "faiss"  # where chunk vectors live: "faiss" (files in the index folder) or "milvus"
+    uri: str = ""  # milvus: a server URI (http://host:19530); empty: a Milvus Lite file <index_dir>/milvus.db
+
+
+@dataclass(frozen=True)
 class ChunkConfig:
     max_tokens: int = 200  # counted with tiktoken
     overlap_sentences: int = 1
@@ -160,6 +166,7 @@ class WidgetConfig:
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)

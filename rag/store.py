@@ -5,6 +5,8 @@ Layout: ``index/CURRENT`` names a generation folder (``index/g-<id>/``) holding
 and ``manifest.json`` (settings, the sha256 of every source file, checksums of the rest). A rebuild
 writes a new generation and then swaps ``CURRENT`` with an atomic rename, so a crash
 mid-build leaves the previous good index serving and never a half-written one.
+With ``store.backend = "milvus"`` the vectors go to a Milvus collection named after the generation
+instead of ``chunks.faiss`` (``rag.vectors``); everything else stays in the folder.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from .chunk import chunk_parsed, parse_document
 from .config import Config
 from .corpus import Corpus, load_corpus, scan, with_url
 from .embed import Embedder
-from .errors import CorpusError, IndexError_, StaleIndexError
+from .errors import CorpusError, IndexError_, RagError, StaleIndexError
 from .formats import Parsed
 from .schema import Chunk, Document, Span
+from .vectors import MilvusVectors, VectorStore, check_backend, collection_name, milvus_uri
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ CURRENT = "CURRENT"
 # Exact (flat) search is fastest up to here; above it an HNSW graph keeps queries in milliseconds.
 HNSW_MIN_VECTORS = 50_000
 HNSW_M = 32
+# Manifests written before a setting existed were built with its then-only value.
+SETTING_DEFAULTS = {"store_backend": "faiss"}
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Index:
     chunks: list[Chunk]
     sentences: list[Span]  # the citable units (sentences, code and table lines)
     sentence_chunk: list[int]  # the chunk each sentence was first found in
-    chunk_vectors: Any  # faiss.Index
+    chunk_vectors: VectorStore  # a faiss.Index, or a MilvusVectors collection once saved with store.backend = "milvus"
     manifest: dict[str, Any]
     path: Path | None = None
     changes: dict[str, list[str]] = field(default_factory=dict)  # what the last build did, per file
@@ -77,6 +82,7 @@ def _settings(config: Config, embedder_name: str, dimension: int | None) -> dict
         "format_version": FORMAT_VERSION,
         "embedding_model": embedder_name,
         "dimension": dimension,
+        "store_backend": check_backend(config.store.backend),
         "chunker": {
             "max_tokens": config.chunk.max_tokens,
             "overlap_sentences": config.chunk.overlap_sentences,
@@ -88,9 +94,9 @@ def _settings(config: Config, embedder_name: str, dimension: int | None) -> dict
 def settings_changes(manifest: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     """Why no vector of this index can be reused (another embedder, chunker or format)."""
     return [
-        f"{key} changed ({manifest.get(key)!r} -> {value!r})"
+        f"{key} changed ({manifest.get(key, SETTING_DEFAULTS.get(key))!r} -> {value!r})"
         for key, value in settings.items()
-        if not (key == "dimension" and value is None) and manifest.get(key) != value
+        if not (key == "dimension" and value is None) and manifest.get(key, SETTING_DEFAULTS.get(key)) != value
     ]
 
 
@@ -109,10 +115,11 @@ def staleness(manifest: dict[str, Any], settings: dict[str, Any], files: dict[st
     return settings_changes(manifest, settings) + file_changes(manifest, files)
 
 
-def _vector_index(vectors: np.ndarray, dim: int) -> tuple[Any, str]:
+def _vector_index(vectors: np.ndarray, dim: int, backend: str = "faiss") -> tuple[Any, str]:
     import faiss
 
-    kind = f"HNSW{HNSW_M}" if len(vectors) >= HNSW_MIN_VECTORS else "Flat"
+    # For milvus this is an exact in-memory copy until save_index moves the vectors into a collection.
+    kind = f"HNSW{HNSW_M}" if backend == "faiss" and len(vectors) >= HNSW_MIN_VECTORS else "Flat"
     index = faiss.index_factory(dim, kind, faiss.METRIC_INNER_PRODUCT)  # inner product on unit vectors = cosine
     if kind.startswith("HNSW"):
         index.hnsw.efSearch = 64
@@ -224,7 +231,7 @@ def build_index(
     if not chunks_out:
         raise IndexError_("The corpus produced no passages (only headings or boilerplate?). Add body text.")
     vectors = np.concatenate(vector_parts)
-    vector_index, kind = _vector_index(vectors, int(vectors.shape[1]))
+    vector_index, kind = _vector_index(vectors, int(vectors.shape[1]), config.store.backend)
     manifest = _settings(config, embedder.name, int(vectors.shape[1])) | {
         "index_type": kind,
         "sources": {d.source: files[d.source] for d in documents},
@@ -236,6 +243,8 @@ def build_index(
         "versions": _versions(),
         "python": platform.python_version(),
     }
+    if config.store.backend == "milvus":
+        manifest["milvus"] = {"uri": config.store.uri}  # save_index fills the collection and names it here
     full = Corpus(documents, {s: v["reason"] for s, v in skipped.items()})
     return Index(full, chunks_out, sentences, owners, vector_index, manifest, changes=changes)
 
@@ -253,12 +262,24 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _current_milvus(root: Path) -> dict[str, Any]:
+    """The ``milvus`` entry of the manifest CURRENT names; empty when there is none."""
+    try:
+        gen = root / (root / CURRENT).read_text(encoding="utf-8").strip()
+        entry = json.loads((gen / "manifest.json").read_text(encoding="utf-8")).get("milvus", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return entry if isinstance(entry, dict) else {}
+
+
 def save_index(index: Index, index_dir: str | Path) -> Path:
     """Write a new generation, then atomically point CURRENT at it and drop older generations."""
     import faiss
 
     root = Path(index_dir).expanduser()
     gen = root / f"g-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    milvus: MilvusVectors | None = None
+    before: dict[str, Any] = {}  # milvus: the collection of the generation this one replaces
     try:
         root.mkdir(parents=True, exist_ok=True)
         gen.mkdir()
@@ -271,22 +292,41 @@ def save_index(index: Index, index_dir: str | Path) -> Path:
         files = {
             "documents.json": json.dumps(documents, ensure_ascii=False).encode("utf-8"),
             "chunks.json": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
-            "chunks.faiss": faiss.serialize_index(index.chunk_vectors).tobytes(),
         }
+        placed: dict[str, Any] = {}
+        if index.manifest.get("store_backend", "faiss") == "faiss":
+            files["chunks.faiss"] = faiss.serialize_index(index.chunk_vectors).tobytes()
+        else:
+            vectors = index.chunk_vectors.reconstruct_n(0, index.chunk_vectors.ntotal)
+            uri = milvus_uri(index.manifest["milvus"]["uri"], root)
+            milvus = MilvusVectors.create(uri, collection_name(gen.name), vectors)
+            before = _current_milvus(root)
+            entry = {"uri": uri, "collection": milvus.collection, "previous": before.get("collection", "")}
+            placed = {"index_type": milvus.index_type, "milvus": entry}
         for name, data in files.items():
             _atomic_write(gen / name, data)
-        manifest = index.manifest | {"artifacts": {name: _sha256(data) for name, data in files.items()}}
+        manifest = index.manifest | placed | {"artifacts": {name: _sha256(data) for name, data in files.items()}}
         _atomic_write(gen / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
         _atomic_write(root / CURRENT, gen.name.encode())
-    except OSError as exc:
+    except (OSError, RagError) as exc:  # RagError: Milvus unreachable or pymilvus missing, already explained
         shutil.rmtree(gen, ignore_errors=True)
+        if milvus is not None:
+            milvus.drop_collections([milvus.collection])
+        if isinstance(exc, RagError):
+            raise
         raise IndexError_(
             f"Cannot write the index to {root} ({exc.strerror or exc}). "
             "Make the folder writable or set paths.index_dir to a writable folder."
         ) from exc
-    for old in root.glob("g-*"):
-        if old.is_dir() and old != gen:
-            shutil.rmtree(old, ignore_errors=True)
+    olds = [old for old in root.glob("g-*") if old.is_dir() and old != gen]
+    for old in olds:
+        shutil.rmtree(old, ignore_errors=True)
+    if milvus is not None:
+        # The generation just replaced keeps its collection until the next save, so servers that loaded it
+        # keep answering (as FAISS servers do from memory); the one before it goes, with any orphans.
+        stale = {collection_name(old.name) for old in olds} | {before.get("previous", "")}
+        milvus.drop_collections(stale - {manifest["milvus"]["previous"], ""})
+        index.chunk_vectors = milvus  # searches now go to the server, like every later load's
     index.manifest, index.path = manifest, gen
     return gen
 
@@ -308,7 +348,9 @@ def load_index(
     gen = root / pointer.read_text(encoding="utf-8").strip()
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-        raw = {name: (gen / name).read_bytes() for name in ("documents.json", "chunks.json", "chunks.faiss")}
+        backend = manifest.get("store_backend", "faiss") if isinstance(manifest, dict) else "faiss"
+        names = ("documents.json", "chunks.json") + (("chunks.faiss",) if backend == "faiss" else ())
+        raw = {name: (gen / name).read_bytes() for name in names}
     except (OSError, ValueError) as exc:
         raise IndexError_(f"The index in {gen} is unreadable ({exc}). Run `rag index` to rebuild it.") from exc
     if not isinstance(manifest, dict):
@@ -328,9 +370,14 @@ def load_index(
         texts = {d.source: d.text for d in documents}
         sentences = [Span(src, s, e, texts[src][s:e]) for src, s, e, _ in meta["sentences"]]
         owners = [int(row[3]) for row in meta["sentences"]]
-        chunk_vectors = faiss.deserialize_index(np.frombuffer(raw["chunks.faiss"], dtype=np.uint8))
+        if backend == "faiss":
+            chunk_vectors = faiss.deserialize_index(np.frombuffer(raw["chunks.faiss"], dtype=np.uint8))
+        else:
+            collection = str(manifest["milvus"]["collection"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise IndexError_(f"The index in {gen} is corrupt ({exc}). Run `rag index` to rebuild it.") from exc
+    if backend != "faiss":  # the vectors stay on the Milvus server; connect to this generation's collection
+        chunk_vectors = MilvusVectors.open(milvus_uri(config.store.uri, root), collection)
     if chunk_vectors.ntotal != len(chunks):
         raise IndexError_(f"The index in {gen} disagrees with its metadata (vector counts). Run `rag index`.")
     if any(texts[c.source][c.start : c.end] != c.text for c in chunks):
