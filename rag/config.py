@@ -67,7 +67,7 @@ class RetrieveConfig:
 @dataclass(frozen=True)
 class GenerateConfig:
     backend: str = "llama.cpp"  # "llama.cpp", "transformers", "openai" (a server), or "none" (extractive only)
-    model: str = "smollm2-135m-instruct"  # a packaged name or GGUF path; for "openai", the server's model name
+    model: str = "qwen2.5-1.5b-instruct"  # a packaged name or GGUF path; for "openai", the server's model name
     max_new_tokens: int = 48
     # What the LM does, each step checked: "judge" (does the evidence answer? yes/no polarity),
     # "direct" (a short answer copied from a cited sentence), "phrase" (rephrase the evidence, verified).

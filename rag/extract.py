@@ -340,8 +340,8 @@ class Reader:
         scores.sort(key=lambda s: (s[0], s[1]), reverse=True)
         if not scores or scores[0][0] < NAMED_DOC_MIN:
             return None
-        # A runner-up whose matched words are all the winner's too is a shorter name ("GNU GPL" inside
-        # "GNU Lesser GPL"): the longer, more specific match wins.
+        # A runner-up whose matched words are all the winner's too is a shorter name ("Style Guide" inside
+        # "Python Style Guide"): the longer, more specific match wins.
         rivals = [m for _, m, words, _ in scores[1:] if not words <= scores[0][2]]
         if rivals and scores[0][0] < NAMED_DOC_MARGIN * max(rivals):
             return None

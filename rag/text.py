@@ -130,7 +130,7 @@ ROLES = re.compile(
 # Words for people and roles in general: an agent noun (-er/-or/-ist/-ant) or a collective.
 PEOPLE = re.compile(
     r"\b(?:\w{3,}(?:er|or|ist|ant|ent)s?|users?|people|person|persons|anyone|everyone|staff|team|members?|groups?|"
-    r"owners?|root|you|licensee|licensor|recipients?|contributors?|authors?)\b",
+    r"owners?|root|you)\b",
     re.IGNORECASE,
 )
 

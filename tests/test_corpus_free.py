@@ -16,7 +16,7 @@ GENERIC = {"api", "ascii", "binary", "byte", "cache", "commands", "embedded", "e
            "html", "lang", "len", "modules", "nul", "num", "paragraphs", "posix", "prefix", "pypi", "python", "readme",
            "sep", "suffix", "temp", "tmp", "url", "utc", "utf", "verbatim", "zip", "definitions", "appendix", "apache",
            "faq", "json", "toml", "yaml", "pdf", "markdown", "sql", "cli", "http", "https", "unicode", "regex",
-           "stdin", "stdout", "stderr", "unix", "linux", "config", "sha", "www", "usr"}
+           "stdin", "stdout", "stderr", "unix", "linux", "config", "sha", "www", "usr", "uri"}
 
 
 def corpus_names() -> set[str]:
