@@ -130,7 +130,7 @@ class ReaderConfig:
     # The LM judge's P("Yes") that the chosen sentences answer the question; below this, abstain.
     judge_min: float = 0.3
     # The LM's yes/no verdict replaces the rule-based one when P("Yes") is this far from 0.5.
-    polarity_confidence: float = 0.2
+    polarity_confidence: float = 0.35
     # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
     abstain: bool = True
 

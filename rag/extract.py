@@ -99,6 +99,8 @@ _SUMMARY = re.compile(
     re.IGNORECASE,
 )
 
+_CHOICE = re.compile(r"\w\s+or\s+(?!not\b)\w", re.IGNORECASE)
+
 # First match wins: "When did ..." is a time question before it is a yes/no one.
 _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
     ("summary", _SUMMARY),
@@ -113,6 +115,8 @@ def analyze(question: str) -> QuestionInfo:
         kind, focus = "how_many", m.group("focus").strip()
     else:
         kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
+    if kind == "yesno" and _CHOICE.search(question):
+        kind = "other"  # "Is the grant temporary or forever?" asks which, not whether
     body = re.sub(r"^\W*\w+", "", question)  # the first word is capitalized anyway
     # What must appear literally: capitalized names, numbers, and the words of quoted phrases.
     literal = re.findall(r"\b[A-Z][\w’'.-]*", body) + re.findall(r"\b\d[\d,.]*\b", question)

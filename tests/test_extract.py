@@ -22,6 +22,8 @@ from rag.text import name_roots
         ("Where do rejected hunks go?", "where"),
         ("Why is Japan strategically important?", "why"),
         ("Does the MPL allow sublicensing?", "yesno"),
+        ("Is the copyright grant temporary or forever?", "other"),  # a choice, not yes/no
+        ("Can I use it or not?", "yesno"),
         ("Summarize the deployment guide", "summary"),
         ("give me the gist of this page", "summary"),
         ("What is this document about?", "summary"),
