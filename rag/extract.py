@@ -280,7 +280,8 @@ class Reader:
                 if is_planted_instruction(span.text):
                     continue  # a document's instructions are never an answer, nor shown to the LM as one
                 dense = float(self.sentence_vector(sid) @ qvec)
-                vocab = self._vocab[sid] | stems(passage.heading)
+                # A sentence is read under its document's title and section heading ("sed" in sed's manual).
+                vocab = self._vocab[sid] | stems(passage.heading) | stems(passage.title)
                 lexical = sum(self._weight(t) for t in info.terms if fuzzy_in(t, vocab)) / total_w
                 # "His acknowledgment ..." answers "who?" through the sentence before it.
                 typed_text = f"{context} {span.text}" if _ANAPHOR.match(span.text) else span.text
