@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .errors import GenerationError
 from .generate import Generator
 from .schema import Span
+from .text import content_terms
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,16 @@ def _find(phrase: str, sentence: Span) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
+def says_something(phrase: str, question: str) -> bool:
+    """A short answer must add to the question ("advanced weaponry" for "What advanced weaponry ...?" does not),
+    and a lone common word ("legacy", "transparent") is too little: one word must be a figure, a name or code."""
+    terms = content_terms(phrase)
+    if not terms or set(terms) <= set(content_terms(question)):
+        return False
+    words = phrase.split()
+    return len(words) > 1 or bool(re.search(r"\d|[^\w\s]|_|^[A-Z]", words[0]))
+
+
 def direct_answer(
     generator: Generator, question: str, evidence: list[Span], context: str = "", max_new_tokens: int = 24
 ) -> DirectAnswer | None:
@@ -79,7 +90,7 @@ def direct_answer(
         log.warning("%s; keeping the extractive answer", exc)
         return None
     reply = reply.strip(" \"'“”‘’`*").rstrip(".;,:")
-    if not reply or reply.upper().startswith("NONE") or len(reply.split()) > 16:
+    if not reply or reply.upper().startswith("NONE") or len(reply.split()) > 16 or not says_something(reply, question):
         return None
     for sentence in evidence:
         found = _find(reply, sentence)

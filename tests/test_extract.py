@@ -103,3 +103,21 @@ def test_a_question_names_a_document_only_when_one_stands_out(question, source):
             Document("deploy.md", "x", "Deployment Guide"),
             Document("notes.txt", "x", "Japan troop notes and travel plans")]
     assert _reader_over(docs).named_document(question) == source
+
+
+@pytest.mark.parametrize(
+    ("phrase", "question", "ok"),
+    [
+        ("advanced weaponry", "What advanced weaponry is Japan investing in?", False),  # only repeats the question
+        ("legacy", "What still looms large over the national psyche?", False),  # a lone common word
+        ("longer-range missiles", "What advanced weaponry is Japan investing in?", True),
+        ("50,000", "How many troops are there?", True),
+        ("FFI_BAD_ABI", "status code for an invalid abi?", True),
+        ("/usr/share/python-wheels", "where do wheels land?", True),
+        ("Bullseye", "Which release dropped it?", True),
+    ],
+)
+def test_a_direct_answer_must_say_something(phrase, question, ok):
+    from rag.judge import says_something
+
+    assert says_something(phrase, question) is ok
