@@ -90,14 +90,15 @@ def direct_answer(
         log.warning("%s; keeping the extractive answer", exc)
         return None
     reply = reply.strip(" \"'“”‘’`*").rstrip(".;,:")
-    if not reply or reply.upper().startswith("NONE") or len(reply.split()) > 16 or not says_something(reply, question):
+    if not reply or reply.upper().startswith("NONE") or len(reply.split()) > 16:
         return None
     for sentence in evidence:
         found = _find(reply, sentence)
         if found is not None:
             start, end = found
-            if end - start >= 0.9 * len(sentence.text):
-                return None  # the whole sentence again: nothing shorter to say
-            return DirectAnswer(sentence.text[start:end], sentence, sentence.start + start)
+            phrase = sentence.text[start:end]  # as the document writes it (its case, its quotes)
+            if end - start >= 0.9 * len(sentence.text) or not says_something(phrase, question):
+                return None  # the whole sentence again, or nothing the question does not already say
+            return DirectAnswer(phrase, sentence, sentence.start + start)
     log.info("Direct answer %r is not a phrase of the evidence; dropped", reply)
     return None
