@@ -180,7 +180,9 @@ class Pipeline:
         first = decision.evidence[0]
         context = " · ".join(p for p in (self._title(first.sentence.source), first.passage.heading) if p)
         try:
-            if "judge" in tasks:
+            # (A yes/no question whose premise is false is answered by a sentence that contradicts it: asked
+            # "does the passage state the answer?", the judge says no. Its polarity is judged instead.)
+            if "judge" in tasks and kind != "yesno":
                 p = answers_question(self.generator, question, evidence, context)
                 answer.signals["judge"] = round(p, 4)
                 if p < w.judge_min and w.abstain:

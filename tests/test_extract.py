@@ -67,7 +67,8 @@ BASE = Signals(kind="other", missing_names=[], missing_share=0.0, best_score=0.6
 )
 def test_abstention_rules(change, why):
     signals = dataclasses.replace(BASE, **change)
-    reason = abstention_reason(signals, ReaderConfig(), "Does it mention Okinawa or flashpoints?", ["flashpoint"])
+    weights = ReaderConfig(min_dense=0.3, min_support=0.35, missing_share=0.5, max_dense_for_missing=0.45)
+    reason = abstention_reason(signals, weights, "Does it mention Okinawa or flashpoints?", ["flashpoint"])
     assert (why in reason) if why else reason == ""
 
 
