@@ -4,7 +4,7 @@
 
 For each configuration (extractive only; Qwen judge + direct answer; SmolLM2 direct answer) it answers the
 acceptance questions one at a time (TTFT = first ``TextDelta``, total = the final ``Answer``), then 10
-concurrent users x 3 questions on the same pipeline (answers per minute), and times cold starts in fresh
+concurrent users x 3 other questions (evals/questions.jsonl) on the same pipeline (answers per minute), and times cold starts in fresh
 processes: ``rag ask`` on an existing index and ``rag serve`` until ``/healthz`` answers. Numbers, no asserts.
 """
 
@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 from rag.evaluate import load_questions, percentile  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "evals" / "acceptance.jsonl"
+# The concurrent users ask other questions (the project's own set): repeated ones would hit the caches.
+LOAD_QUESTIONS = ROOT / "evals" / "questions.jsonl"
 CONFIGS: dict[str, list[tuple[str, str]]] = {
     "extractive only (backend none)": [("generate.backend", "none")],
     "Qwen2.5-1.5B: judge + direct (default)": [],
@@ -43,7 +45,7 @@ def _stats(values: list[float]) -> str:
     return f"{percentile(values, 50):.2f} / {percentile(values, 95):.2f}" if values else "–"
 
 
-def measure(overrides: list[tuple[str, str]], index_dir: str, questions: list[str]) -> dict[str, Any]:
+def measure(overrides: list[tuple[str, str]], index_dir: str, questions: list[str], load: list[str]) -> dict[str, Any]:
     from rag.answer import Pipeline
     from rag.config import load_config
     from rag.schema import Answer, TextDelta
@@ -66,7 +68,7 @@ def measure(overrides: list[tuple[str, str]], index_dir: str, questions: list[st
     def user(k: int) -> None:
         for j in range(PER_USER):
             t0 = time.perf_counter()
-            pipe.ask(questions[(k * PER_USER + j) % len(questions)])
+            pipe.ask(load[(k * PER_USER + j) % len(load)])
             done.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, (label, overrides) in enumerate(CONFIGS.items()):
         if i not in picked:
             continue
-        r = measure(overrides, index_dir, questions)
+        r = measure(overrides, index_dir, questions, [q.question for q in load_questions(LOAD_QUESTIONS)])
         results[label] = r
         rows.append(f"| {label} | {_stats(r['ttft'])} | {_stats(r['total'])} | {r['per_minute']:.1f} | "
                      f"{r['concurrent_p50']:.1f} |")
