@@ -86,11 +86,16 @@ class Pipeline:
 
     def _identify(self, citation: Citation) -> Citation:
         """Fill in the cited document's title, URL and page."""
-        try:
-            doc = self.index.corpus.get(citation.source)
-        except KeyError:
+        doc = self._document_or_none(citation.source)
+        if doc is None:
             return citation
         return dataclasses.replace(citation, title=doc.title, url=doc.url, page=doc.page_at(citation.start))
+
+    def _document_or_none(self, source: str) -> Document | None:
+        try:
+            return self.index.corpus.get(source)
+        except KeyError:
+            return None
 
     def info(self) -> dict[str, Any]:
         return {
@@ -178,7 +183,8 @@ class Pipeline:
         w = self.config.reader
         evidence = [e.sentence for e in sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start))]
         first = decision.evidence[0]
-        context = " · ".join(p for p in (self._title(first.sentence.source), first.passage.heading) if p)
+        doc = self._document_or_none(first.sentence.source)
+        context = " · ".join(p for p in (doc.title if doc else "", first.passage.heading) if p)
         try:
             # (A yes/no question whose premise is false is answered by a sentence that contradicts it: asked
             # "does the passage state the answer?", the judge says no. Its polarity is judged instead.)
@@ -212,11 +218,6 @@ class Pipeline:
         except (GenerationError, NotImplementedError) as exc:
             log.warning("%s; keeping the extractive answer", exc)
 
-    def _title(self, source: str) -> str:
-        try:
-            return self.index.corpus.get(source).title
-        except KeyError:
-            return ""
 
     def _phrase(
         self, question: str, decision: Decision, passages: list[Passage]

@@ -139,12 +139,17 @@ def _parts_of(index: Index | None) -> dict[str, tuple[Document, list[Chunk], lis
     if index is None or not index.chunks:
         return {}
     vectors = index.chunk_vectors.reconstruct_n(0, index.chunk_vectors.ntotal)
-    out: dict[str, tuple[Document, list[Chunk], list[Span], np.ndarray]] = {}
-    for doc in index.corpus.documents:
-        rows = [c.id for c in index.chunks if c.source == doc.source]
-        spans = [s for s in index.sentences if s.source == doc.source]
-        out[doc.source] = (doc, [index.chunks[i] for i in rows], spans, vectors[rows])
-    return out
+    rows: dict[str, list[int]] = {}
+    spans: dict[str, list[Span]] = {}
+    for chunk in index.chunks:  # one pass each, not one per document
+        rows.setdefault(chunk.source, []).append(chunk.id)
+    for span in index.sentences:
+        spans.setdefault(span.source, []).append(span)
+    return {
+        doc.source: (doc, [index.chunks[i] for i in rows.get(doc.source, [])], spans.get(doc.source, []),
+                     vectors[rows.get(doc.source, [])])
+        for doc in index.corpus.documents
+    }
 
 
 def build_index(

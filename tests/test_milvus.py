@@ -15,6 +15,8 @@ from rag.retrieve import Retriever
 from rag.store import CURRENT, load_index, open_index
 from rag.vectors import MilvusVectors
 
+from .test_store import CountingEmbedder
+
 pytest.importorskip("pymilvus", reason="needs pymilvus: pip install 'grounded-rag[milvus]'")
 pytest.importorskip("milvus_lite", reason="needs Milvus Lite: pip install 'grounded-rag[milvus]'")
 
@@ -114,18 +116,6 @@ def test_a_fresh_open_index_reloads_from_disk_with_the_same_results(built):
     assert _ranked(reloaded, hybrid=True) == _ranked(index, hybrid=True)
     assert np.array_equal(reloaded.chunk_vectors.reconstruct_n(0, len(index.chunks)),
                           index.chunk_vectors.reconstruct_n(0, len(index.chunks)))
-
-
-class CountingEmbedder(FakeEmbedder):
-    """Records every text it embeds, so a test can see what an update re-embedded."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def embed(self, texts, progress=False):
-        self.seen.extend(texts)
-        return super().embed(texts)
 
 
 def test_incremental_update_re_embeds_only_the_edited_file_and_keeps_one_old_collection(tmp_path):
