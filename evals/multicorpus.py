@@ -18,6 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "evals"))
 
 from rag.config import load_config, parse_set  # noqa: E402
 from rag.evalrun import run_eval  # noqa: E402
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", default="", help="comma-separated names (default: all)")
     parser.add_argument("--out", default=str(ROOT / "evals" / "out" / "dev"))
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--typed", action="store_true",
+                        help="ask every question as people type it (lower case, no '?', one typo: evals/typed.py)")
     args = parser.parse_args(argv)
 
     from rag.answer import Pipeline
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, (folder, questions) in corpora().items():
         if wanted and name not in wanted:
             continue
+        if args.typed:
+            from typed import main as write_typed
+
+            write_typed([str(Path(args.out) / "typed" / name), str(questions)])
+            questions = Path(args.out) / "typed" / name / questions.name
         cfg = load_config(overrides=[*parse_set(args.sets), ("paths.corpus_dir", str(folder)),
                                      ("paths.index_dir", str(out / "index" / folder.name))])
         summary = run_eval(questions, out / name, {"run": (cfg, [])}, limit=args.limit,

@@ -24,6 +24,7 @@ from .guard import classify_intent, clean_question
 from .retrieve import Retriever
 from .rewrite import normalize_history, rewrite
 from .schema import Answer, Citation, Document, Passage, StreamEvent, TextDelta, Timings
+from .spelling import Speller
 from .store import Index, open_index
 from .text import term_weight
 
@@ -58,6 +59,7 @@ class Pipeline:
         self.generator = generator
         self.retriever = Retriever(index, embedder, config.retrieve)
         self.reader = Reader(index, embedder, config.answer, config.reader)
+        self.speller = Speller.from_texts(d.text for d in index.corpus.documents)
         term_weight("word")  # load the word-frequency table now, not during the first answer
 
     @classmethod
@@ -137,16 +139,22 @@ class Pipeline:
             return
 
         standalone = rewrite(text, turns) if self.config.answer.rewrite_followups else text
-        timings.rewrite_s = time.perf_counter() - t0
         # A follow-up is searched together with the previous turn, whose answer names the topic.
-        query = standalone if standalone == text else " ".join([standalone, *(m["content"] for m in turns[-2:])])
+        followup = standalone != text
+        spelling: dict[str, str] = {}
+        if self.config.answer.correct_spelling:
+            standalone, spelling = self.speller.correct(standalone)
+        timings.rewrite_s = time.perf_counter() - t0
+        query = " ".join([standalone, *(m["content"] for m in turns[-2:])]) if followup else standalone
         # "What does the deployment guide say ...": a question that names a document is answered from it.
         named = self.reader.named_document(standalone) if len(self.index.corpus.documents) > 1 else None
         retrieval = self.retriever.search(query, source=named)
         timings.retrieve_s = time.perf_counter() - t0 - timings.rewrite_s
         info = analyze(standalone)
         qvec = retrieval.query_vector if query == standalone else self.embedder.embed([standalone])[0]
-        decision = self.reader.decide(info, retrieval.passages, qvec, followup=query != standalone)
+        decision = self.reader.decide(info, retrieval.passages, qvec, followup=followup)
+        if spelling:
+            decision.signals["spelling"] = spelling
         base = Answer(text, "", passages=retrieval.passages, standalone_question=standalone if standalone != text else "",
                       signals=decision.signals)
 

@@ -85,6 +85,8 @@ class GenerateConfig:
 class AnswerConfig:
     max_citations: int = 3
     rewrite_followups: bool = True
+    # Correct misspelt question words toward the documents' words ("bencmhark" -> "benchmark"); see rag.spelling.
+    correct_spelling: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,20 @@ class ReaderConfig:
     causal_bonus: float = 0.03
     # "What did X call Y?" favours sentences with a quoted expression.
     quote_bonus: float = 0.15
+    # Cosine of the question with the sentence and its neighbours together ("It ..." borrows their meaning).
+    context_weight: float = 0.0
+    # Share of the question's term weight found in the passage's heading and document title.
+    heading_weight: float = 0.0
+    # The first sentence of a passage (a definition's term, an option's summary line).
+    lead_bonus: float = 0.0
+    # Fragments of under five words (a bare heading, an option name) seldom answer alone.
+    short_penalty: float = 0.0
+    # Share of the sentence's term weight that is not the question's: an answer adds to the question.
+    novelty_weight: float = 0.0
+    # The previous sentence's term overlap: the answer often follows the sentence that restates the question.
+    after_weight: float = 0.0
+    # A sentence ending in ":" or "?" introduces an answer rather than giving it.
+    lead_in_penalty: float = 0.0
     # Further sentences are cited when they score within this margin of the best one.
     companion_margin: float = 0.1
     # Below this score no sentence answers closely enough: abstain.
@@ -136,6 +152,21 @@ class ReaderConfig:
     polarity_confidence: float = 0.35
     # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
     abstain: bool = True
+
+    def feature_weight(self, feature: str) -> float:
+        """The signed weight of one of ``rag.extract.SENTENCE_FEATURES`` in a sentence's score."""
+        name, sign = FEATURE_WEIGHTS[feature]
+        return sign * float(getattr(self, name))
+
+
+# Sentence feature -> (its [reader] weight, sign): penalties are configured as positive numbers.
+FEATURE_WEIGHTS: dict[str, tuple[str, float]] = {
+    "dense": ("dense_weight", 1.0), "lexical": ("lexical_weight", 1.0), "context": ("context_weight", 1.0),
+    "heading": ("heading_weight", 1.0), "rank": ("rank_bonus", 1.0), "followup": ("followup_bonus", 1.0),
+    "typed": ("type_bonus", 1.0), "untyped": ("type_penalty", -1.0), "causal": ("causal_bonus", 1.0),
+    "quote": ("quote_bonus", 1.0), "lead": ("lead_bonus", 1.0), "short": ("short_penalty", -1.0),
+    "novelty": ("novelty_weight", 1.0), "after": ("after_weight", 1.0), "lead_in": ("lead_in_penalty", -1.0),
+}
 
 
 @dataclass(frozen=True)

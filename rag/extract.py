@@ -142,6 +142,7 @@ class Evidence:
     dense: float
     lexical: float
     type_ok: bool
+    features: dict[str, float] = field(default_factory=dict)  # SENTENCE_FEATURES, for fitting the weights
 
 
 def _type_ok(info: QuestionInfo, text: str) -> bool:
@@ -265,38 +266,64 @@ class Reader:
         return float((vecs[1:] @ vecs[0]).max()) >= self.w.focus_min
 
     def rank(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> list[Evidence]:
+        """Every sentence of the passages, best first, scored by ``SENTENCE_FEATURES`` and the ``[reader]`` weights."""
         seen: set[int] = set()
         out: list[Evidence] = []
         self.prefetch([sid for p in passages for sid in self._by_chunk.get(p.chunk_id, [])])
         total_w = sum(self._weight(t) for t in info.terms) or 1.0
+        quote_ask = bool(_QUOTE_ASK.search(info.text))
+        asked = set(info.terms)
         for passage in passages:
-            prev_text = ""
-            for sid in self._by_chunk.get(passage.chunk_id, []):
-                context, prev_text = prev_text, self.index.sentences[sid].text
+            sids = self._by_chunk.get(passage.chunk_id, [])
+            frame = stems(passage.heading) | stems(passage.title)
+            heading = sum(self._weight(t) for t in info.terms if fuzzy_in(t, frame)) / total_w
+
+            def overlap(sid: int, frame: set[str] = frame) -> float:
+                return sum(self._weight(t) for t in info.terms if fuzzy_in(t, self._vocab[sid] | frame)) / total_w
+
+            for k, sid in enumerate(sids):
                 if sid in seen:
                     continue
                 seen.add(sid)
                 span = self.index.sentences[sid]
                 if is_planted_instruction(span.text):
                     continue  # a document's instructions are never an answer, nor shown to the LM as one
-                dense = float(self.sentence_vector(sid) @ qvec)
-                # A sentence is read under its document's title and section heading ("sed" in sed's manual).
-                vocab = self._vocab[sid] | stems(passage.heading) | stems(passage.title)
-                lexical = sum(self._weight(t) for t in info.terms if fuzzy_in(t, vocab)) / total_w
+                vec = self.sentence_vector(sid)
+                dense = float(vec @ qvec)
+                # A sentence is read with its neighbours: "It" or "This option" borrows their meaning.
+                around = sum((self.sentence_vector(i) for i in sids[max(0, k - 1) : k + 2]), np.zeros_like(vec))
+                context = float(around @ qvec) / max(float(np.linalg.norm(around)), 1e-9)
+                # ... and under its document's title and section heading ("sed" in sed's manual).
+                lexical = overlap(sid)
+                # An answer adds to the question: a sentence made of the question's own words restates it, and
+                # the answer often follows it ("... here are a few recommendations:" then the recommendation).
+                own = [t for t in self._vocab[sid] if t not in asked]
+                novelty = sum(self._weight(t) for t in own) / max(1e-9, sum(self._weight(t) for t in self._vocab[sid]))
                 # "His acknowledgment ..." answers "who?" through the sentence before it.
-                typed_text = f"{context} {span.text}" if _ANAPHOR.match(span.text) else span.text
+                prev = self.index.sentences[sids[k - 1]].text if k else ""
+                typed_text = f"{prev} {span.text}" if _ANAPHOR.match(span.text) else span.text
                 type_ok = _type_ok(info, typed_text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
-                # A follow-up stays on the topic of the previous turn, which ranked its passage first.
-                w = self.w
-                score = w.dense_weight * dense + w.lexical_weight * lexical
-                score += w.followup_bonus if followup and passage.rank == 1 else w.rank_bonus / passage.rank
-                if info.kind in _TYPED:
-                    score += w.type_bonus if type_ok else -w.type_penalty
-                elif info.kind == "why" and _CAUSAL.search(span.text):
-                    score += w.causal_bonus
-                if _QUOTE_ASK.search(info.text) and _QUOTED.search(span.text):
-                    score += w.quote_bonus
-                out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok))
+                typed = info.kind in _TYPED
+                features = {
+                    "dense": dense,
+                    "lexical": lexical,
+                    "context": context,
+                    "heading": heading,
+                    # A follow-up stays on the topic of the previous turn, which ranked its passage first.
+                    "rank": 0.0 if followup else 1.0 / passage.rank,
+                    "followup": float(followup and passage.rank == 1),
+                    "typed": float(typed and type_ok),
+                    "untyped": float(typed and not type_ok),
+                    "causal": float(info.kind == "why" and bool(_CAUSAL.search(span.text))),
+                    "quote": float(quote_ask and bool(_QUOTED.search(span.text))),
+                    "lead": float(k == 0),
+                    "short": float(len(span.text.split()) < 5),
+                    "novelty": novelty,
+                    "after": overlap(sids[k - 1]) if k else 0.0,
+                    "lead_in": float(span.text.rstrip().endswith((":", "?"))),
+                }
+                score = sum(self.w.feature_weight(name) * value for name, value in features.items())
+                out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok, features))
         return sorted(out, key=lambda e: -e.score)
 
     def uncovered_terms(self, terms: list[str], context: str, vocabulary: set[str] | None = None) -> list[str]:

@@ -33,6 +33,14 @@ def test_seed_question_cites_the_sentence_with_the_figure(fake_pipeline):
     assert ans.timings.total_s >= ans.timings.ttft_s > 0
 
 
+def test_a_question_typed_with_typos_finds_the_same_sentence(fake_pipeline):
+    typed = fake_pipeline.ask("how many us miltiary personel does japan host")
+    assert not typed.abstained
+    assert typed.signals["spelling"] == {"miltiary": "military", "personel": "personnel"}
+    assert any("50,000 U.S. military personnel" in c.text for c in typed.citations)
+    _exact(fake_pipeline, typed)
+
+
 def test_stream_yields_text_then_the_answer(fake_pipeline):
     events = list(fake_pipeline.stream("What constrains Japan's military capabilities?"))
     assert isinstance(events[-1], Answer)

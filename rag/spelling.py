@@ -1,0 +1,92 @@
+"""Typo correction toward the documents' own words: "bencmhark" finds the benchmark, "sysetm" the system.
+
+People type questions fast. A misspelt word matches nothing in BM25, blurs the query embedding and
+counts as a word the documents never mention, so one typo can turn an answer into "not found". A word is
+corrected only when the documents do not contain it and English knows it at most as a rare word, far
+rarer than the correction; and only to a word the documents contain (SymSpell, Damerau-Levenshtein
+distance 1, or 2 for long words). A word English knows well is the user's choice (a paraphrase), never
+"corrected" toward the documents.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+
+from .text import tokens
+
+# Zipf frequency (wordfreq: 3 = once per million words). Below RARE a word is taken as a typo; up to COMMON it is
+# taken as one when the correction is MORE_COMMON times 10 more frequent ("personel" 1.9 -> "personnel" 4.0,
+# while "bellicose" 2.3 has no near neighbour so common). At COMMON and above a word is the user's own.
+RARE = 1.5
+COMMON = 3.0
+MORE_COMMON = 1.5
+# Plain words (lower case or capitalized); "CMakeLists", "file.txt", "--in-place", "x_y" and "v2" are left alone.
+_WORD = re.compile(r"(?<![\w./-])[A-Za-z][a-z]+(?![\w/-]|\.\w)")
+
+
+class Speller:
+    """Built from the documents' word counts on first use (a fraction of a second per MB of text)."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self._counts = counts
+        self._symspell = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> Speller:
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(t for t in tokens(text) if t.isalpha())
+        return cls(counts)
+
+    def _index(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._symspell is None:
+                from symspellpy import SymSpell
+
+                sym = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+                for word, count in self._counts.items():
+                    if len(word) >= 4:
+                        sym.create_dictionary_entry(word, count)
+                self._symspell = sym
+            return self._symspell
+
+    def suggest(self, word: str) -> str | None:
+        """The documents' word a misspelt ``word`` stands for, or None."""
+        from wordfreq import zipf_frequency
+
+        lower = word.lower()
+        zipf = zipf_frequency(lower, "en")
+        if len(lower) < 4 or lower in self._counts or zipf >= COMMON:
+            return None
+        from symspellpy import Verbosity
+
+        # A capitalized word may be a name the documents lack ("Malta" is not "Malia"): only one edit, on long names.
+        name = word[:1].isupper()
+        distance = 1 if name or len(lower) <= 6 else 2
+        if name and len(lower) < 6:
+            return None
+        found = self._index().lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
+        if not found:
+            return None
+        best = max(found, key=lambda s: s.count).term
+        if zipf >= RARE and zipf_frequency(best, "en") - zipf < MORE_COMMON:
+            return None  # a rare word in its own right ("bellicose"), not a slip of the fingers
+        return best
+
+    def correct(self, text: str) -> tuple[str, dict[str, str]]:
+        """The text with misspelt words replaced, and what was replaced (typed -> corrected)."""
+        fixes: dict[str, str] = {}
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            better = self.suggest(word)
+            if better is None:
+                return word
+            fixes[word] = better
+            return better.capitalize() if word[:1].isupper() else better
+
+        return _WORD.sub(fix, text), fixes

@@ -1,0 +1,55 @@
+"""Typo correction: toward the documents' words, never over English words, names or identifiers."""
+
+import pytest
+
+from rag.spelling import Speller
+
+DOCS = [
+    "The benchmark compares the compression format on a Core i7 system. Kubernetes clusters run it.",
+    "Use --in-place to edit the file; see config.toml and the makefile.",
+]
+
+
+@pytest.fixture(scope="module")
+def speller() -> Speller:
+    return Speller.from_texts(DOCS)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("what cpu ran the bencmhark", "what cpu ran the benchmark"),  # a swap: one edit
+        ("which foramt is it", "which format is it"),
+        ("does the compresion work", "does the compression work"),  # a dropped letter
+        ("which sytsem was used", "which system was used"),
+        ("Bencmhark results?", "Benchmark results?"),  # the capital stays
+    ],
+)
+def test_misspelt_words_become_the_documents_words(speller: Speller, typed: str, expected: str) -> None:
+    corrected, fixes = speller.correct(typed)
+    assert corrected == expected
+    assert fixes
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is it a flashpoint?",  # English, absent from the documents: a paraphrase, kept
+        "What about Kubrenetes?",  # a capitalized word under six letters... or a name: one edit only, long names
+        "naming the file GNUmakefile",  # mixed case: an identifier
+        "does confg.toml hold it",  # a file name
+        "what does --in-plcae do",  # an option
+        "how fast is v2",
+    ],
+)
+def test_english_words_and_identifiers_are_left_alone(speller: Speller, question: str) -> None:
+    corrected, fixes = speller.correct(question)
+    if question == "What about Kubrenetes?":  # ten letters, one swap from a word the documents use
+        assert corrected == "What about Kubernetes?"
+        return
+    assert (corrected, fixes) == (question, {})
+
+
+def test_a_short_unknown_name_is_not_turned_into_a_document_word() -> None:
+    speller = Speller.from_texts(["Malia spoke at the meeting."])
+    assert speller.correct("What did Malta say?") == ("What did Malta say?", {})
