@@ -51,7 +51,8 @@ _WHY = re.compile(
     re.IGNORECASE,
 )
 _CAUSAL = re.compile(r"\b(?:because|due to|driven by|as a result|since|so that|in order to|reflects|underscores|"
-                     r"risks?|could lead|lead to|leads to|therefore|thus)\b", re.IGNORECASE)
+                     r"risks?|could lead|lead to|leads to|therefore|thus|(?:intend|aim|seek|mean)s? to|"
+                     r"(?:is|are) (?:meant|designed|intended) to|the (?:purpose|aim|goal) (?:is|was))\b", re.IGNORECASE)
 
 _ANTONYMS = [
     ({"increas", "rais", "boost", "expand", "grow", "doubl", "tripl", "strengthen", "deepen", "more", "higher"},
@@ -185,8 +186,9 @@ class Decision:
 
 
 # A sentence that restates a why-question's premise is usually followed by its reason.
-_FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|The (?:revision|move|change|shift|step|plan|aim|goal)|"
-                         r"As a result|Because|Therefore|Thus|Hence|If)\b")
+_FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If)\b")
+# A best sentence that is mostly the question's own words restates it; for "why" the reason comes next.
+RESTATES = 0.5
 
 
 _ANAPHOR = re.compile(r"^(?:His|Her|He|She|They|Their|Its|It|This|These|Those|That)\b")
@@ -458,8 +460,13 @@ class Reader:
         chosen = [best]
         if _ANAPHOR.match(best.sentence.text) and (prev := self._neighbour(best, -1)) is not None:
             chosen.insert(0, prev)  # "His acknowledgment ..." needs the sentence that says whose
-        follow = self._neighbour(best, 1) if info.kind == "why" and best.lexical >= 0.5 else None
-        if follow is not None and _FOLLOWS_ON.match(follow.sentence.text):
+        follow = self._neighbour(best, 1)
+        if follow is not None and best.sentence.text.rstrip().endswith(":"):
+            chosen.append(follow)  # "... here are a few recommendations:" introduces the answer that follows
+        elif follow is not None and info.kind == "why" and best.lexical >= 0.5 and (
+            _FOLLOWS_ON.match(follow.sentence.text) or best.features.get("novelty", 1.0) < RESTATES
+            or (_CAUSAL.search(follow.sentence.text) and not _CAUSAL.search(best.sentence.text))
+        ):
             chosen.append(follow)  # the sentence restates the premise; the reason comes next
         if info.premise:
             bridge = max(ranked, key=lambda e: sum(term_weight(t) for t in info.premise if fuzzy_in(t, stems(e.sentence.text))))
@@ -468,7 +475,9 @@ class Reader:
         for other in ranked[1:]:
             if len(chosen) >= self.config.max_citations - 1:
                 break
-            if other.score >= best.score - self.w.companion_margin and other.lexical > 0 and other.sentence != best.sentence:
+            if other.score >= best.score - self.w.companion_margin and other.lexical > 0 and all(
+                other.sentence.text != c.sentence.text for c in chosen  # the same line twice says nothing new
+            ):
                 chosen.append(other)
         decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict())
         if info.kind == "yesno":
