@@ -400,6 +400,67 @@ def parse_html(source: str, raw: str) -> Parsed:
 # --------------------------------------------------------------------------- PDF
 
 
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[\divxlc]+(?:\s*(?:/|of)\s*\d+)?\s*$", re.IGNORECASE)
+
+
+def _strip_running_lines(pages: list[str], edge: int = 2) -> list[str]:
+    """Drop running headers and footers (a line at a page's top or bottom on most pages, digits aside) and
+    bare page numbers: they are layout, and they would cut sentences and pose as section headings."""
+    if len(pages) < 3:
+        return pages
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", " ".join(line.split())).lower()
+
+    counts: dict[str, int] = {}
+    for page in pages:
+        lines = [ln for ln in page.splitlines() if ln.strip()]
+        for k in {key(ln) for ln in lines[:edge] + lines[-edge:]}:
+            counts[k] = counts.get(k, 0) + 1
+    # A chapter's running head ("Chapter 2: Parsing 14") repeats on that chapter's pages only.
+    running = {k for k, n in counts.items() if n >= max(3, len(pages) // 10)}
+    out = []
+    for number, page in enumerate(pages):
+        lines = page.splitlines()
+        for step in (1, -1):  # from the top, then from the bottom
+            dropped = 0
+            while lines and dropped < edge + 1:
+                i = 0 if step == 1 else -1
+                if not lines[i].strip():
+                    lines.pop(i)
+                    continue
+                # The first page keeps its running head: there it is the title ("User Manual").
+                if (number and key(lines[i]) in running) or _PAGE_NUMBER.match(lines[i]):
+                    lines.pop(i)
+                    dropped += 1
+                    continue
+                break
+        out.append("\n".join(lines))
+    return out
+
+
+_HYPHENATED = re.compile(r"\b([A-Za-z]+)-\n([A-Za-z]+)\b[ \t]?")
+_BROKEN_NAME = re.compile(r"(\w_)\n(\w)")
+
+
+def _dehyphenate(text: str) -> str:
+    """Rejoin words a typesetter hyphenated at a line end ("manip-\nulation"),
+    unless the halves are words of their own ("well-\nknown" stays); and identifiers broken after "_"."""
+    from wordfreq import zipf_frequency
+
+    def join(m: re.Match[str]) -> str:
+        left, right = m.group(1), m.group(2)
+        word = left + right
+        same_case = (left.islower() and right.islower()) or (left.isupper() and right.isupper())
+        # Two words of their own ("well", "known") stay hyphenated unless joined they are a common word ("some-thing").
+        compound = zipf_frequency(left.lower(), "en") >= 3 and zipf_frequency(right.lower(), "en") >= 3
+        if same_case and (not compound or zipf_frequency(word.lower(), "en") >= 3.5):
+            return word + "\n"
+        return m.group(0)
+
+    return _BROKEN_NAME.sub(r"\1\2", _HYPHENATED.sub(join, text))
+
+
 def parse_pdf(source: str, data: bytes) -> Parsed:
     """Text of every page (pypdf), pages joined by a blank line; page starts recorded for citations."""
     import io
@@ -417,13 +478,16 @@ def parse_pdf(source: str, data: bytes) -> Parsed:
         meta_title = str((reader.metadata or {}).get("/Title") or "").strip()
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise CorpusError(f"the PDF cannot be read ({exc})") from None
+    texts = [_dehyphenate(t) for t in _strip_running_lines(texts)]
     pages: list[int] = []
     parts: list[str] = []
     length = 0
     for page_text in texts:
         if parts:
-            parts.append("\n\n")
-            length += 2
+            # A sentence that runs over the page break stays one paragraph.
+            runs_on = not re.search(r"[.:!?)\]]\s*$", parts[-1]) and re.match(r"\s*[a-z(]", page_text)
+            parts.append("\n" if runs_on else "\n\n")
+            length += len(parts[-1])
         pages.append(length)
         parts.append(page_text)
         length += len(page_text)

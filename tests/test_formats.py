@@ -232,3 +232,26 @@ def test_sentences_survive_abbreviations_and_hard_wrapping(sentences, gaps):
     got = split_sentences(wrapped)
     assert [" ".join(s.text.split()) for s in got] == sentences
     assert all(wrapped[s.start : s.end] == s.text for s in got)
+
+
+def test_pdf_running_heads_and_page_numbers_are_dropped_but_the_title_page_keeps_its_head():
+    from rag.formats import _strip_running_lines
+
+    pages = ["Pump Manual\nHow to use the pump.\n1"] + [
+        f"Pump Manual\nChapter {n}: Care {n + 10}\n{body}\n{n}"
+        for n, body in enumerate(["Oil it.", "Clean the intake.", "Check the seals.", "Drain it.", "Store dry."], 2)
+    ]
+    # the chapter head repeats on five pages with its number changing; the title head on every page
+    cleaned = _strip_running_lines(pages)
+    assert cleaned[0] == "Pump Manual\nHow to use the pump."
+    assert cleaned[3] == "Check the seals."
+
+
+def test_pdf_line_end_hyphens_are_rejoined_only_inside_words():
+    from rag.formats import _dehyphenate
+
+    assert _dehyphenate("the manip-\nulation of data") == "the manipulation\nof data"
+    assert _dehyphenate("a well-\nknown fact") == "a well-\nknown fact"  # a compound keeps its hyphen
+    assert _dehyphenate("OP-\nTIONAL field") == "OPTIONAL\nfield"
+    assert _dehyphenate("call ASN1_MAX_\nNAME_SIZE now") == "call ASN1_MAX_NAME_SIZE now"
+    assert _dehyphenate("see Jan-\nuary") == "see Jan-\nuary"  # mixed case: left alone

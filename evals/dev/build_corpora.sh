@@ -8,13 +8,14 @@
 #
 # Packages needed: base-files (common-licenses), base-passwd, python3 (python-policy.html),
 # libffi8, zstd, systemd, python3-pip, python3-httplib2, man-db, postgresql-common,
-# gzip, sed, grep, diffutils, patch, make (man pages), groff-base. Nothing is downloaded.
+# gzip, sed, grep, diffutils, patch, make (man pages), groff-base, libtasn1-doc, shared-mime-info
+# (PDF manuals). Nothing is downloaded.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 C="$here/corpora"
 L="$here/licenses"
 D=/usr/share/doc
-mkdir -p "$C/legal_txt" "$C/html_manual" "$C/markdown" "$C/text_manual" "$L"
+mkdir -p "$C/legal_txt" "$C/html_manual" "$C/markdown" "$C/text_manual" "$C/pdf_manual" "$L"
 
 # 1. legal_txt: hard-wrapped plain-text licences (package base-files).
 for f in Apache-2.0 Artistic BSD CC0-1.0 GPL-3 LGPL-3 MPL-2.0; do
@@ -52,4 +53,9 @@ for p in gzip:gzip sed:sed grep:grep diff:diffutils patch:patch make:make; do
     | col -bx > "$C/text_manual/$page.1.txt"
   cp $D/$pkg/copyright "$L/$pkg.copyright"
 done
+# 5. pdf_manual: PDF manuals as Debian ships them (Texinfo/pdfTeX and DocBook/LaTeX), copied unchanged.
+cp $D/libtasn1-doc/libtasn1.pdf                "$C/pdf_manual/libtasn1.pdf"
+cp $D/shared-mime-info/shared-mime-info-spec.pdf "$C/pdf_manual/shared-mime-info-spec.pdf"
+cp $D/libtasn1-doc/copyright     "$L/libtasn1-doc.copyright"
+cp $D/shared-mime-info/copyright "$L/shared-mime-info.copyright"
 du -sh "$C"/*

@@ -7,7 +7,10 @@
 For each ``evals/dev/<name>.jsonl`` the corpus is ``evals/dev/corpora/<name>/``. A quote must occur,
 after collapsing runs of whitespace to one space, in one document's text: the raw file for
 .txt/.md, the visible text (html.parser; script/style dropped, entities decoded, block elements
-separated) for .html. Exit status 1 on any malformed row or missing quote. Stdlib only.
+separated) for .html, and for .pdf the text the product itself extracts (``rag.formats.parse_pdf``,
+pypdf), since gold evidence is located in that text. Exit status 1 on any malformed row or missing
+quote. Stdlib only, except that a corpus with PDFs needs the project's environment
+(``.venv/bin/python evals/dev/check_questions.py``).
 """
 from __future__ import annotations
 
@@ -66,7 +69,23 @@ class _Visible(HTMLParser):
             self.parts.append(data)
 
 
+def pdf_text(path: Path) -> str:
+    """The text the product indexes for a PDF (pages joined by a blank line), via ``rag.formats``."""
+    root = str(HERE.parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        import pypdf  # noqa: F401  (rag.formats imports it lazily)
+        from rag.formats import parse_pdf
+    except ImportError as exc:
+        raise SystemExit(f"{path.name}: reading PDFs needs the project's environment ({exc}); "
+                         "run .venv/bin/python evals/dev/check_questions.py") from None
+    return parse_pdf(path.name, path.read_bytes()).document.text
+
+
 def visible_text(path: Path, inline_sep: str = "") -> str:
+    if path.suffix.lower() == ".pdf":
+        return pdf_text(path)
     raw = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() in (".html", ".htm"):
         p = _Visible(inline_sep)
