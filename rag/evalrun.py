@@ -162,6 +162,7 @@ def result_row(run: QuestionRun) -> dict[str, Any]:
         "answerable": q.answerable,
         "standalone_question": a.standalone_question,
         "reason": a.reason,
+        "generator": a.generator,  # extractive, lm (a direct answer), lm-judged, refusal
         "signals": a.signals,
     }
     if run.error:
