@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "Fitted on all dev corpora: " + ", ".join(f"{k} = {getattr(final, k)}" for k in keys), "",
               head.format("set (fitted on all dev corpora)"), "|---|---|---|---|---|---|"]
     lines += [row(name, score(rows, final)) for name, rows in runs.items()]
+    shipped = ReaderConfig()
+    lines += ["", "With the shipped defaults: " + ", ".join(f"{k} = {getattr(shipped, k)}" for k in keys), "",
+              head.format("set (shipped defaults)"), "|---|---|---|---|---|---|"]
+    lines += [row(name, score(rows, shipped)) for name, rows in runs.items()]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .errors import GenerationError
 from .generate import Generator
 from .schema import Span
-from .text import content_terms
+from .text import content_terms, fuzzy_in
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def says_something(phrase: str, question: str) -> bool:
     """A short answer must add to the question ("advanced weaponry" for "What advanced weaponry ...?" does not),
     and a lone common word ("legacy", "transparent") is too little: one word must be a figure, a name or code."""
     terms = content_terms(phrase)
-    if not terms or set(terms) <= set(content_terms(question)):
+    asked = set(content_terms(question))
+    if not terms or all(fuzzy_in(t, asked) for t in terms):  # "advanced weaponry" for "advanced weapons"
         return False
     words = phrase.split()
     return len(words) > 1 or bool(re.search(r"\d|[^\w\s]|_|^[A-Z]", words[0]))

@@ -110,6 +110,7 @@ def test_a_question_names_a_document_only_when_one_stands_out(question, source):
     ("phrase", "question", "ok"),
     [
         ("advanced weaponry", "What advanced weaponry is Japan investing in?", False),  # only repeats the question
+        ("advanced weaponry", "Which advanced weapons is Japan buying?", False),  # ... in other forms of its words
         ("legacy", "What still looms large over the national psyche?", False),  # a lone common word
         ("longer-range missiles", "What advanced weaponry is Japan investing in?", True),
         ("50,000", "How many troops are there?", True),
