@@ -59,7 +59,7 @@ class Pipeline:
         self.generator = generator
         self.retriever = Retriever(index, embedder, config.retrieve)
         self.reader = Reader(index, embedder, config.answer, config.reader)
-        self.speller = Speller.from_texts(d.text for d in index.corpus.documents)
+        self.speller = Speller(self.reader.word_counts)
         term_weight("word")  # load the word-frequency table now, not during the first answer
 
     @classmethod

@@ -11,13 +11,14 @@ import bisect
 import dataclasses
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from .config import AnswerConfig, ReaderConfig
+from .config import FEATURE_WEIGHTS, AnswerConfig, ReaderConfig
 from .embed import Embedder
 from .guard import is_planted_instruction
 from .schema import Passage, Span
@@ -162,6 +163,8 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
     return True
 
 
+# What a sentence is scored on (``Reader.rank``); each feature's weight is a [reader] key (config.FEATURE_WEIGHTS).
+SENTENCE_FEATURES = tuple(FEATURE_WEIGHTS)
 _TYPED = ("how_many", "when_exact", "when", "who", "where")
 # A question names a document when its words carry 60 % of its title's (or file name's) weight, at least this
 # much (about one distinctive word), and this many times what they match of any other document's names.
@@ -206,9 +209,12 @@ class Reader:
         self._vectors: dict[int, np.ndarray] = {}
         self.vocabulary: set[str] = set()
         self._words: dict[str, str] = {}  # stem -> a surface form, for soft matching
+        self.word_counts: Counter[str] = Counter()  # plain words as written: what typos are corrected toward
         for doc in index.corpus.documents:
             # Titles and file names are part of what the corpus "mentions".
-            for tok in tokens(f"{doc.text} {doc.title} {doc.source.replace('/', ' ').replace('_', ' ')}"):
+            words = tokens(f"{doc.text} {doc.title} {doc.source.replace('/', ' ').replace('_', ' ')}")
+            self.word_counts.update(t for t in words if t.isalpha())
+            for tok in words:
                 s = stem(tok)
                 self.vocabulary.add(s)
                 self._words.setdefault(s, tok)
