@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import click
 
 from rag.cli import config_options, get_config
@@ -19,6 +22,23 @@ def serve(config_path: str | None, overrides: tuple[str, ...], host: str | None,
     if port is not None:
         extra += (f"server.port={port}",)
     cfg = get_config(config_path, extra)
-    from .app import serve as run  # gradio is imported only now: `rag --help` stays instant
+    # Models and index load in a thread while gradio is imported (seconds each, mostly in C code that releases
+    # the GIL); gradio is imported only now, so `rag --help` stays instant.
+    loaded: dict[str, Any] = {}
 
-    run(cfg)
+    def load() -> None:
+        from rag.answer import Pipeline
+
+        try:
+            loaded["pipeline"] = Pipeline.load(cfg)
+        except BaseException as exc:  # re-raised in the main thread, with its message
+            loaded["error"] = exc
+
+    loader = threading.Thread(target=load, name="rag-load", daemon=True)
+    loader.start()
+    from .app import serve as run
+
+    loader.join()
+    if "error" in loaded:
+        raise loaded["error"]
+    run(cfg, loaded["pipeline"])
