@@ -286,9 +286,9 @@ class Reader:
             frame = stems(passage.heading) | stems(passage.title)
             heading = sum(self._weight(t) for t in info.terms if fuzzy_in(t, frame)) / total_w
 
-            def overlap(sid: int, frame: set[str] = frame) -> float:
-                return sum(self._weight(t) for t in info.terms if fuzzy_in(t, self._vocab[sid] | frame)) / total_w
-
+            # Each sentence's share of the question's term weight, read under the heading and title too.
+            overlaps = [sum(self._weight(t) for t in info.terms if fuzzy_in(t, self._vocab[i] | frame)) / total_w
+                        for i in sids]
             for k, sid in enumerate(sids):
                 if sid in seen:
                     continue
@@ -302,7 +302,7 @@ class Reader:
                 around = sum((self.sentence_vector(i) for i in sids[max(0, k - 1) : k + 2]), np.zeros_like(vec))
                 context = float(around @ qvec) / max(float(np.linalg.norm(around)), 1e-9)
                 # ... and under its document's title and section heading ("sed" in sed's manual).
-                lexical = overlap(sid)
+                lexical = overlaps[k]
                 # An answer adds to the question: a sentence made of the question's own words restates it, and
                 # the answer often follows it ("... here are a few recommendations:" then the recommendation).
                 own = [t for t in self._vocab[sid] if t not in asked]
@@ -327,7 +327,7 @@ class Reader:
                     "lead": float(k == 0),
                     "short": float(len(span.text.split()) < 5),
                     "novelty": novelty,
-                    "after": overlap(sids[k - 1]) if k else 0.0,
+                    "after": overlaps[k - 1] if k else 0.0,
                     "lead_in": float(span.text.rstrip().endswith((":", "?"))),
                 }
                 score = sum(self.w.feature_weight(name) * value for name, value in features.items())
