@@ -39,6 +39,7 @@ GRID: dict[str, list[float]] = {
     "missing_share": [0.4, 0.5, 0.6, 0.8, 1.01],
     "max_dense_for_missing": [0.35, 0.45, 0.55, 0.65],
     "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
 }
 FALSE_ABSTENTION_COST = 2.0
 FALSE_ABSTENTION_TOLERATED = 0.1
@@ -65,6 +66,8 @@ def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
     if any(holds(signals, w) for holds, _ in ABSTAIN_RULES):
         return True
     judge = sig.get("judge") if sig.get("kind") != "yesno" else None  # yes/no questions are not judged so
+    if judge is not None and sig.get("direct") == "none" and judge < w.judge_min_if_none:
+        return True  # the LM found no short answer in the sentences, and the judge is lukewarm
     return judge is not None and judge < w.judge_min
 
 
@@ -105,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = load(args.run_dir)
     dev = {k: v for k, v in runs.items() if k not in SEED_SETS}
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
+    has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min"] if has_judge else [])
+    keys += ["judge_min_if_none"] if has_direct else []
 
     def row(label: str, s: dict[str, float], extra: str = "") -> str:
         cells = [s["answer_accuracy"], s["cited"], s["abstention"], s["false_abstention"], s["token_f1"]]

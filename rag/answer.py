@@ -189,7 +189,11 @@ class Pipeline:
         assert self.generator is not None
         tasks = set(self.config.generate.tasks)
         w = self.config.reader
-        evidence = [e.sentence for e in sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start))]
+        # The LM reads the cited sentences and the next best ones, in document order: it may find the answer in
+        # a sentence the reader ranked lower, and that sentence is cited then.
+        shown = [*decision.evidence, *decision.runners_up][: max(len(decision.evidence), self.config.generate.context_sentences)]
+        by_span = {(e.sentence.source, e.sentence.start): e for e in shown}
+        evidence = [e.sentence for e in sorted(shown, key=lambda e: (e.sentence.source, e.sentence.start))]
         first = decision.evidence[0]
         doc = self._document_or_none(first.sentence.source)
         context = " · ".join(p for p in (doc.title if doc else "", first.passage.heading) if p)
@@ -209,9 +213,14 @@ class Pipeline:
                     answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
                     answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why"):
-                direct = direct_answer(self.generator, question, evidence, context)
+                direct, answer.signals["direct"] = direct_answer(self.generator, question, evidence, context)
+                judged = answer.signals.get("judge")
+                if answer.signals["direct"] == "none" and judged is not None and judged < w.judge_min_if_none and w.abstain:
+                    return self._abstain(answer, "the passages closest to the question do not answer it")
                 if direct is not None:
-                    cited = next(c for c in answer.citations if c.n == marker_for(answer.citations, direct.span))
+                    found = by_span[(direct.span.source, direct.span.start)]
+                    cited = next((c for c in answer.citations if (c.source, c.start) == (direct.span.source, direct.span.start)),
+                                 None) or self._identify(citations_for([(found.sentence, found.passage, min(1.0, max(0.0, found.score)))])[0])
                     answer.citations = [dataclasses.replace(cited, n=1)]
                     answer.answer = f"{direct.text} [1]"
                     answer.generator = "lm"

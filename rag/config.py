@@ -74,6 +74,9 @@ class GenerateConfig:
     # What the LM does, each step checked: "judge" (does the evidence answer? yes/no polarity),
     # "direct" (a short answer copied from a cited sentence), "phrase" (rephrase the evidence, verified).
     tasks: tuple[str, ...] = ("judge", "direct")
+    # How many of the reader's best sentences the judge and the direct answer read (its cited ones first): the LM
+    # may find the answer in a sentence the reader ranked second or fifth, and cites that one then.
+    context_sentences: int = 5
     threads: int = 2
     n_ctx: int = 4096  # llama.cpp context window (prompt + reply tokens)
     # backend = "openai": an OpenAI-compatible server (llama-server, vLLM, Ollama, OpenAI ...).
@@ -132,6 +135,9 @@ class ReaderConfig:
     after_weight: float = 0.0
     # A sentence ending in ":" or "?" introduces an answer rather than giving it.
     lead_in_penalty: float = 0.0
+    # A run-in title ("2. Grant of Copyright License.") names a clause; the answer is in the clause, not its name
+    # (unless the question asks which section).
+    title_penalty: float = 0.1
     # Further sentences are cited when they score within this margin of the best one.
     companion_margin: float = 0.1
     # Below this score no sentence answers closely enough: abstain.
@@ -151,8 +157,11 @@ class ReaderConfig:
     yes_max_missing: float = 0.4
     # The LM judge's P("Yes") that the chosen sentences answer the question; below this, abstain.
     judge_min: float = 0.4
+    # ... and when the LM, asked for a short answer from those sentences, replies that they hold none, the judge
+    # must reach this instead (0 = its NONE alone never abstains).
+    judge_min_if_none: float = 0.4
     # The LM's yes/no verdict replaces the rule-based one when P("Yes") is this far from 0.5.
-    polarity_confidence: float = 0.35
+    polarity_confidence: float = 0.25
     # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
     abstain: bool = True
 
@@ -169,6 +178,7 @@ FEATURE_WEIGHTS: dict[str, tuple[str, float]] = {
     "typed": ("type_bonus", 1.0), "untyped": ("type_penalty", -1.0), "causal": ("causal_bonus", 1.0),
     "quote": ("quote_bonus", 1.0), "lead": ("lead_bonus", 1.0), "short": ("short_penalty", -1.0),
     "novelty": ("novelty_weight", 1.0), "after": ("after_weight", 1.0), "lead_in": ("lead_in_penalty", -1.0),
+    "title": ("title_penalty", -1.0),
 }
 
 

@@ -25,13 +25,26 @@ from .schema import Passage, Span
 from .store import Index
 from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, PEOPLE, name_roots, stem, stems, term_weight, tokens
 
-Kind = Literal["summary", "how_many", "when_exact", "when", "who", "where", "why", "yesno", "other"]
+Kind = Literal["summary", "how_many", "number", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
-_AUX = r"(?:is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might|must)"
-# "According to the author, is ..." and "In the article, does ..." are yes/no questions too.
-_YESNO = re.compile(rf"^\s*(?:(?:according to|in|per|based on)\b[^,]{{0,40}},\s*)?{_AUX}\b", re.IGNORECASE)
+_AUX = r"(?:is|are|am|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might|must)"
+# "According to the author, is ...", "Under version 3, am I ...", "the parser - does case matter": a short
+# lead-in before the auxiliary still makes a yes/no question.
+_YESNO = re.compile(rf"^\s*(?:(?:(?!\b(?:what|which|how)\b)[^,:;?]){{0,60}}(?:,|:|;|\s[-–—]+)\s*)?{_AUX}\b(?!\s+(?:it|that|this)\s+mean\b)",
+                    re.IGNORECASE)
+# "Under this license may I ship ...", "if I'm in the admin group can I ...": an auxiliary then its subject, mid-question,
+# with no wh-word anywhere.
+_YESNO_INNER = re.compile(r"\b(?:am|can|could|may|might|must|should|shall|do|does|did|will|would|is|are)\s+"
+                          r"(?:i|we|you|they|he|she|one|it)\b", re.IGNORECASE)
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|where|when|why|how)\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\b(?P<focus>(?:\s+(?!{aux}\b)[\w.’'-]+){{0,4}})".format(aux=_AUX), re.I)
 _WHEN_EXACT = re.compile(r"\b(?:what|which)\s+(?:date|year|day|month)\b|\bin what year\b", re.IGNORECASE)
+# "What number ...", "which version of ...", "what is the numeric value of ...": the answer is a figure.
+_NUMBER_ASK = re.compile(
+    r"\b(?:what|which)(?:\s+(?:is|are|was|were))?(?:\s+(?:the|a|an|its|their))?(?:\s+[\w.-]+){0,2}?\s+"
+    r"(?:numbers?|versions?(?!\s+control)|percentage|numeric(?:al)?\s+[\w-]+)\b",
+    re.IGNORECASE,
+)
 _WHEN = re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:time|period|era)\b|\bsince when\b", re.IGNORECASE)
 _WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwhat is the name of\b|\bwhat(?:'s| is) (?:his|her|their) name\b", re.I)
 _WHERE = re.compile(
@@ -106,7 +119,7 @@ _CHOICE = re.compile(r"\w\s+or\s+(?!not\b)\w", re.IGNORECASE)
 # First match wins: "When did ..." is a time question before it is a yes/no one.
 _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
     ("summary", _SUMMARY),
-    ("when_exact", _WHEN_EXACT), ("when", _WHEN), ("who", _WHO), ("where", _WHERE), ("why", _WHY), ("yesno", _YESNO),
+    ("when_exact", _WHEN_EXACT), ("number", _NUMBER_ASK), ("when", _WHEN), ("who", _WHO), ("where", _WHERE), ("why", _WHY), ("yesno", _YESNO),
 ]
 
 
@@ -117,6 +130,8 @@ def analyze(question: str) -> QuestionInfo:
         kind, focus = "how_many", m.group("focus").strip()
     else:
         kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
+    if kind == "other" and not _WH.search(question) and _YESNO_INNER.search(question):
+        kind = "yesno"
     if kind == "yesno" and _CHOICE.search(question):
         kind = "other"  # "Is the grant temporary or forever?" asks which, not whether
     body = re.sub(r"^\W*\w+", "", question)  # the first word is capitalized anyway
@@ -150,6 +165,9 @@ class Evidence:
 def _type_ok(info: QuestionInfo, text: str) -> bool:
     if info.kind == "how_many":
         return bool(NUMBER.search(text))
+    if info.kind == "number":  # a figure the question does not already give ("Python 3" for "which Python 3 version")
+        asked = set(re.findall(r"\d+", info.text))
+        return any(n not in asked for n in re.findall(r"\d+", text))
     if info.kind == "when_exact":
         return bool(DATE.search(text))
     if info.kind == "when":  # a time, or in a manual a condition ("when the input is empty, ...")
@@ -165,12 +183,31 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 
 # What a sentence is scored on (``Reader.rank``); each feature's weight is a [reader] key (config.FEATURE_WEIGHTS).
 SENTENCE_FEATURES = tuple(FEATURE_WEIGHTS)
-_TYPED = ("how_many", "when_exact", "when", "who", "where")
+_TYPED = ("how_many", "number", "when_exact", "when", "who", "where")
 # A question names a document when its words carry 60 % of its title's (or file name's) weight, at least this
 # much (about one distinctive word), and this many times what they match of any other document's names.
 NAMED_DOC_SHARE = 0.6
 NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
+_WORDY = re.compile(r"[^\W\d_]{2,}")
+_NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
+_SECTION_ASK = re.compile(r"\b(?:section|chapter|clause|heading|article|part|paragraph)s?\b", re.IGNORECASE)
+_TITLE_WORD = re.compile(r"[^\W\d_][\w’'-]*")
+_MINOR = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the", "to", "with"}
+
+
+def is_title(text: str) -> bool:
+    """A short line whose words are capitalized, optionally numbered: "3. Terms of Use and Liability"."""
+    words = _TITLE_WORD.findall(text)
+    major = [w for w in words if w.lower() not in _MINOR]
+    if not major or len(words) > 12 or re.search(r"[,;:?!]", text):
+        return False
+    return sum(w[0].isupper() for w in major) >= max(2, len(major)) or (
+        bool(re.match(r"\s*\d+(?:\.\d+)*\.?\s", text)) and all(w[0].isupper() for w in major))
+
+
+RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sentences picks from them)
+_SECTION_NUMBER = re.compile(r"^\s*(?:\d+\.)+(?=\d|\s)")  # "3.5." of "3.5. Interpreters": its subsections share it
 _PLACE = re.compile(
     r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w|\S+@\S+\.\w+|https?://",
     re.I,
@@ -186,6 +223,7 @@ class Decision:
     yes_no: str = ""  # "Yes" / "No" for yes/no questions
     uncovered: list[str] = field(default_factory=list)
     signals: dict[str, Any] = field(default_factory=dict)  # the numbers the decision was made from
+    runners_up: list[Evidence] = field(default_factory=list)  # the next best sentences, distinct from the evidence
 
 
 # A sentence that restates a why-question's premise is usually followed by its reason.
@@ -280,6 +318,7 @@ class Reader:
         self.prefetch([sid for p in passages for sid in self._by_chunk.get(p.chunk_id, [])])
         total_w = sum(self._weight(t) for t in info.terms) or 1.0
         quote_ask = bool(_QUOTE_ASK.search(info.text))
+        section_ask = bool(_SECTION_ASK.search(info.text))
         asked = set(info.terms)
         for passage in passages:
             sids = self._by_chunk.get(passage.chunk_id, [])
@@ -296,6 +335,8 @@ class Reader:
                 span = self.index.sentences[sid]
                 if is_planted_instruction(span.text):
                     continue  # a document's instructions are never an answer, nor shown to the LM as one
+                if _NOT_PROSE.search(span.text) or not _WORDY.search(span.text):
+                    continue  # a table-of-contents line, a box border, a lone "?": layout, not an answer
                 vec = self.sentence_vector(sid)
                 dense = float(vec @ qvec)
                 # A sentence is read with its neighbours: "It" or "This option" borrows their meaning.
@@ -329,6 +370,7 @@ class Reader:
                     "novelty": novelty,
                     "after": overlaps[k - 1] if k else 0.0,
                     "lead_in": float(span.text.rstrip().endswith((":", "?"))),
+                    "title": float(is_title(span.text) and not section_ask),
                 }
                 score = sum(self.w.feature_weight(name) * value for name, value in features.items())
                 out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok, features))
@@ -387,6 +429,36 @@ class Reader:
             return None
         return scores[0][3]
 
+    def named_section(self, source: str, terms: list[str]) -> list[int]:
+        """The chunks of the section of ``source`` whose heading the terms name, with its numbered subsections.
+
+        A heading is named when the terms carry ``NAMED_DOC_SHARE`` of its words' weight, at least
+        ``NAMED_DOC_MIN``; the best such heading wins.
+        """
+        asked = set(terms)
+        best, best_share = None, 0.0
+        for chunk in self.index.chunks:
+            if chunk.source != source or not chunk.heading:
+                continue
+            words = {t for t in content_terms(chunk.heading) if not t[:1].isdigit()}
+            total = sum(term_weight(t) for t in words)
+            matched = sum(term_weight(t) for t in words if t in asked)
+            if matched >= NAMED_DOC_MIN and matched >= NAMED_DOC_SHARE * total and matched / total > best_share:
+                best, best_share = chunk.heading, matched / total
+        if best is None:
+            return []
+        number = _SECTION_NUMBER.match(best)
+        prefix = number.group(0) if number else None
+        out: list[int] = []
+        for chunk in sorted((c for c in self.index.chunks if c.source == source), key=lambda c: c.start):
+            if chunk.heading == best:
+                out.append(chunk.id)
+            elif out and prefix and chunk.heading.startswith(prefix):
+                out.append(chunk.id)
+            elif out:
+                break  # the next section begins
+        return out
+
     def summarize(self, info: QuestionInfo, passages: list[Passage], n: int = 3) -> Decision:
         """The most central sentences of the document asked about (by embedding centrality), in document order."""
         if not passages:
@@ -396,7 +468,10 @@ class Reader:
         # A summary of a section: the retrieved passages when the question names something in them.
         topic = [t for t in info.terms if t not in set(content_terms(self.index.corpus.get(source).title))]
         sids = [i for i, s in enumerate(self.index.sentences) if s.source == source][:400]
-        if topic and not self.named_document(info.text):
+        section = self.named_section(source, topic)
+        if section:  # "Summarize the termination section of the lease": that section, whole
+            sids = [i for c in section for i in self._by_chunk.get(c, [])] or sids
+        elif topic and not self.named_document(info.text):
             sids = [i for p in passages if p.source == source for i in self._by_chunk.get(p.chunk_id, [])] or sids
         sids = [i for i in sids if len(self.index.sentences[i].text.split()) >= 6] or sids
         self.prefetch(sids)
@@ -485,7 +560,9 @@ class Reader:
                 other.sentence.text != c.sentence.text for c in chosen  # the same line twice says nothing new
             ):
                 chosen.append(other)
-        decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict())
+        texts = {c.sentence.text for c in chosen}
+        runners_up = [e for e in ranked if e.sentence.text not in texts and not texts.add(e.sentence.text)]
+        decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict(), runners_up=runners_up[:RUNNERS_UP])
         if info.kind == "yesno":
             text = best.sentence.text
             decision.yes_no = yes_or_no(info, text, self.uncovered_terms(info.terms, text, stems(text)), self.w.yes_max_missing)
@@ -508,7 +585,7 @@ class Signals:
         return dataclasses.asdict(self)
 
 
-_WHAT = {"how_many": "such number", "who": "name", "where": "place", "when": "time", "when_exact": "date"}
+_WHAT = {"how_many": "such number", "number": "such figure", "who": "name", "where": "place", "when": "time", "when_exact": "date"}
 
 # (rule, why): the first rule that holds abstains. Each is a named, documented condition on the signals.
 ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Signals, str, list[str]], str]]] = [

@@ -82,24 +82,27 @@ def says_something(phrase: str, question: str) -> bool:
 
 def direct_answer(
     generator: Generator, question: str, evidence: list[Span], context: str = "", max_new_tokens: int = 24
-) -> DirectAnswer | None:
-    """A short answer phrase copied from one of the evidence sentences, or None (no copy, no answer)."""
+) -> tuple[DirectAnswer | None, str]:
+    """A short answer phrase copied from one of the evidence sentences (no copy, no answer), and what became of
+    the LM's reply: "copied", "none" (it found no answer), "not_copied", "restates" or "error"."""
     messages = _messages(question, evidence, context, DIRECT)
     try:
         reply = "".join(generator.stream(messages, max_new_tokens, stop=["\n"])).strip()
     except GenerationError as exc:
         log.warning("%s; keeping the extractive answer", exc)
-        return None
+        return None, "error"
     reply = reply.strip(" \"'“”‘’`*").rstrip(".;,:")
-    if not reply or reply.upper().startswith("NONE") or len(reply.split()) > 16:
-        return None
+    if not reply or reply.upper().startswith("NONE"):
+        return None, "none"
+    if len(reply.split()) > 16:
+        return None, "not_copied"
     for sentence in evidence:
         found = _find(reply, sentence)
         if found is not None:
             start, end = found
             phrase = sentence.text[start:end]  # as the document writes it (its case, its quotes)
             if end - start >= 0.9 * len(sentence.text) or not says_something(phrase, question):
-                return None  # the whole sentence again, or nothing the question does not already say
-            return DirectAnswer(phrase, sentence, sentence.start + start)
+                return None, "restates"  # the whole sentence again, or nothing the question does not already say
+            return DirectAnswer(phrase, sentence, sentence.start + start), "copied"
     log.info("Direct answer %r is not a phrase of the evidence; dropped", reply)
-    return None
+    return None, "not_copied"

@@ -8,6 +8,7 @@ from rag.answer import SYSTEM_PROMPT, Pipeline
 from rag.cite import verify
 from rag.embed import FakeEmbedder
 from rag.errors import InvalidQuestionError
+from rag.extract import analyze
 from rag.generate import FakeGenerator
 from rag.schema import Answer, Passage, TextDelta
 
@@ -161,6 +162,20 @@ def test_a_direct_answer_copied_from_the_evidence_replaces_the_extractive_one(ma
     _exact(pipe, final)
 
 
+def test_a_direct_answer_found_in_a_runner_up_sentence_cites_that_sentence(make_config):
+    probe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(), generator=None, progress=False)
+    retrieval = probe.retriever.search(HOW_MANY)
+    decision = probe.reader.decide(analyze(HOW_MANY), retrieval.passages, retrieval.query_vector)
+    runner = decision.runners_up[0].sentence
+    assert runner.text not in {e.sentence.text for e in decision.evidence}
+    phrase = " ".join(runner.text.split()[2:6])
+    pipe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(phrase), progress=False)
+    ans = pipe.ask(HOW_MANY)
+    assert ans.generator == "lm" and ans.answer == f"{phrase} [1]" and ans.signals["direct"] == "copied"
+    assert [c.text for c in ans.citations] == [runner.text]
+    _exact(pipe, ans)
+
+
 @pytest.mark.parametrize("reply", ["90,000 sailors", "NONE", "Japan hosts around 50,000 troops"])
 def test_a_direct_answer_that_is_not_a_phrase_of_the_evidence_is_dropped(make_config, reply):
     pipe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply), progress=False)
@@ -250,3 +265,35 @@ def test_a_question_naming_a_document_is_answered_from_it(make_config, tmp_path)
         assert pipe.document(source).text[cite.start : cite.end] == cite.text
     summary = pipe.ask("Summarize the onboarding page.")
     assert {c.source for c in summary.citations} == {"onboarding.html"} and "reception" in summary.answer
+
+
+def test_a_summary_of_a_named_section_cites_only_that_section(make_config, tmp_path):
+    corpus = tmp_path / "guide"
+    corpus.mkdir()
+    filler = "Every step of this part is logged to the console for the operator to review later on. "
+    (corpus / "guide.md").write_text(
+        "# Operations Guide\n\n## 1. Installation\n\nUnpack the archive into the opt folder first. " + filler
+        + "\n\n## 2. Termination\n\nThe service stops when the lease expires without renewal. " + filler
+        + "\n\n### 2.1. Notice\n\nAdmins receive a notice by mail one week before the lease ends. " + filler
+        + "\n\n## 3. Backups\n\nSnapshots are taken nightly and kept for a month on the archive host. " + filler
+        + "\n\n| a | b |\n|---|---|\n| . . . . . . . . 12 | x |\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(corpus), embedder=FakeEmbedder(), generator=None, progress=False)
+    text = pipe.document("guide.md").text
+    section = (text.index("## 2. Termination"), text.index("## 3. Backups"))
+    ans = pipe.ask("Summarize the termination section of the operations guide")
+    assert ans.citations and all(section[0] <= c.start < section[1] for c in ans.citations), ans.answer
+    assert "lease" in ans.answer
+    _exact(pipe, ans)
+
+
+def test_layout_lines_are_never_an_answer(make_config, tmp_path):
+    corpus = tmp_path / "manual"
+    corpus.mkdir()
+    (corpus / "manual.txt").write_text(
+        "Contents\n\n1 Installing the tool . . . . . . . . . . . . . . . . 3\n\n"
+        "*                                                  *\n\n"
+        "Installing the tool takes a minute: run the installer as root.\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(corpus), embedder=FakeEmbedder(), generator=None, progress=False)
+    retrieval = pipe.retriever.search("installing the tool")
+    ranked = pipe.reader.rank(analyze("installing the tool"), retrieval.passages, retrieval.query_vector)
+    assert [e.sentence.text for e in ranked] == ["Installing the tool takes a minute: run the installer as root."]

@@ -24,11 +24,23 @@ from rag.text import name_roots
         ("Does the MPL allow sublicensing?", "yesno"),
         ("Is the copyright grant temporary or forever?", "other"),  # a choice, not yes/no
         ("Can I use it or not?", "yesno"),
+        # A lead-in before the auxiliary, or an auxiliary and its subject mid-question: still yes/no.
+        ("Under GPL v3, am I allowed to charge for copies?", "yesno"),
+        ("libfoo parser - does case matter", "yesno"),
+        ("Under the Mozilla license may I ship binaries under other terms?", "yesno"),
+        ("if I'm in the wheel group can I run anything as root", "yesno"),
+        ("In the patch manual, what happens if I apply a patch twice?", "other"),
+        ("What is the cache, is it shared?", "other"),
         ("Summarize the deployment guide", "summary"),
         ("give me the gist of this page", "summary"),
         ("What is this document about?", "summary"),
         ("main points of the sed manual?", "summary"),
         ("What does the -i option of sed do?", "other"),
+        ("What is the numeric GID of the sudo group?", "number"),
+        ("what port number does it listen on", "number"),
+        ("which Python 3 version is the default", "number"),
+        ("which group has to have GID 5?", "other"),  # asks for a group, not a figure
+        ("What version control system does it use?", "other"),
     ],
 )
 def test_question_kinds(question, kind):
@@ -123,3 +135,18 @@ def test_a_direct_answer_must_say_something(phrase, question, ok):
     from rag.judge import says_something
 
     assert says_something(phrase, question) is ok
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "ok"),
+    [
+        ("What is the numeric GID of the sudo group?", "Members of sudo may run any command.", False),
+        ("What is the numeric GID of the sudo group?", "The sudo group has GID 27.", True),
+        ("Which Python 3 version is the default?", "The default is the latest Python 3 release.", False),
+        ("Which Python 3 version is the default?", "The default is Python 3.11.", True),
+    ],
+)
+def test_a_figure_question_needs_a_figure_it_does_not_give(question, sentence, ok):
+    from rag.extract import _type_ok
+
+    assert _type_ok(analyze(question), sentence) is ok
