@@ -23,7 +23,7 @@ from .embed import Embedder
 from .guard import is_planted_instruction
 from .schema import Passage, Span
 from .store import Index
-from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, PEOPLE, name_roots, stem, stems, term_weight, tokens
+from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, mentions_people, name_roots, stem, stems, term_weight, tokens
 
 Kind = Literal["summary", "how_many", "number", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
@@ -46,7 +46,7 @@ _NUMBER_ASK = re.compile(
     re.IGNORECASE,
 )
 _WHEN = re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:time|period|era)\b|\bsince when\b", re.IGNORECASE)
-_WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwhat is the name of\b|\bwhat(?:'s| is) (?:his|her|their) name\b", re.I)
+_WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwhat (?:is|are) the names? of\b|\bwhat(?:'s| is) (?:his|her|their) name\b", re.I)
 _WHERE = re.compile(
     r"^\s*where\b|\b(?:in|to|from|near)?\s*(?:which|what) (?:country|countries|city|cities|place|region|island|"
     r"islands|sea|base|port|capital)\b",
@@ -174,10 +174,12 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
         return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text))
     if has_name(text, exclude=set(info.terms) | set(info.names)):
         return True
+    if info.kind == "where" and _WHERE_NAMED.search(info.text):
+        return False  # "which city": a place name, and there was none
     if info.kind == "where":  # "in the vault", "under /etc", "at reception": a place need not be a name
         return bool(_PLACE.search(text))
     if info.kind == "who":  # "the maintainer", "members of the group", "any user": people need not be named
-        return bool(PEOPLE.search(text))
+        return not _WHO_NAMED.search(info.text) and mentions_people(text)  # ... unless a name is asked for
     return True
 
 
@@ -191,6 +193,10 @@ NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
 _WORDY = re.compile(r"[^\W\d_]{2,}")
 _NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
+# "Who is the prime minister?", "what are the names of ...": a name is asked for, not just a word for people.
+_WHO_NAMED = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the|a|an|this|that)\b|\bnames?\s+of\b", re.IGNORECASE)
+_WHERE_NAMED = re.compile(r"\b(?:which|what)\s+(?:country|countries|city|cities|town|towns|state|states|capital)\b",
+                          re.IGNORECASE)
 _SECTION_ASK = re.compile(r"\b(?:section|chapter|clause|heading|article|part|paragraph)s?\b", re.IGNORECASE)
 _TITLE_WORD = re.compile(r"[^\W\d_][\w’'-]*")
 _MINOR = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the", "to", "with"}

@@ -127,12 +127,34 @@ ROLES = re.compile(
     r"spokesperson|spokesman|policymakers|government|administration)\b",
     re.IGNORECASE,
 )
-# Words for people and roles in general: an agent noun (-er/-or/-ist/-ant) or a collective.
-PEOPLE = re.compile(
-    r"\b(?:\w{3,}(?:er|or|ist|ant|ent)s?|users?|people|person|persons|anyone|everyone|staff|team|members?|groups?|"
-    r"owners?|root|you)\b",
+# Words for people in general: a collective, or an agent noun (below).
+_PEOPLE_WORDS = re.compile(
+    r"\b(?:users?|people|person|persons|anyone|anybody|everyone|everybody|nobody|someone|somebody|staff|team|"
+    r"members?|groups?|root|you|we|they|he|she|citizens?|residents?|clients?|customers?|students?|agents?|"
+    r"applicants?|tenants?|licensees?|licensors?|recipients?|parties|party|individuals?|humans?|authors?|"
+    r"contributors?|administrators?|admins?|scientists?|specialists?|experts?)\b",
     re.IGNORECASE,
 )
+_AGENT = re.compile(r"\b(?P<stem>[a-z]{3,}?)(?:er|or|ist)s?\b", re.IGNORECASE)
+
+
+def is_agent_noun(word: str) -> bool:
+    """"maintainer", "developer", "author", "pianist": a common verb or noun plus -er/-or/-ist, or a role word.
+    ("other", "order", "never" are not: their stems are no English words.)"""
+    from wordfreq import zipf_frequency
+
+    m = _AGENT.fullmatch(word)
+    if not m:
+        return False
+    root = m.group("stem").lower()
+    forms = {root, root + "e", root[:-1] if len(root) > 3 and root[-1] == root[-2] else root}  # writ-e, plan-n-er
+    return any(zipf_frequency(f, "en") >= 3.5 for f in forms) or bool(ROLES.fullmatch(word))
+
+
+def mentions_people(text: str) -> bool:
+    """A word for people: "members of the group", "the maintainer", "any user", "the author"."""
+    return bool(_PEOPLE_WORDS.search(text) or ROLES.search(text)) or any(
+        is_agent_noun(m.group(0)) for m in _AGENT.finditer(text))
 
 
 # Nationality and language adjectives: "Maltese" for Malta, "Kenyan" for Kenya, "Austrian" for Austria.

@@ -150,3 +150,19 @@ def test_a_figure_question_needs_a_figure_it_does_not_give(question, sentence, o
     from rag.extract import _type_ok
 
     assert _type_ok(analyze(question), sentence) is ok
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "ok"),
+    [
+        ("Who maintains the package?", "The current maintainer answers mail within a week.", True),
+        ("Who can read the file?", "Only members of the shadow group can read it.", True),
+        ("Who can read the file?", "The other settings are kept in the establishment order.", False),
+        ("Who is the project lead?", "The maintainer answers mail within a week.", False),  # a name is asked for
+        ("In which city is the office?", "The office moved in the spring to a larger floor.", False),
+    ],
+)
+def test_a_who_or_where_question_needs_people_or_a_place(question, sentence, ok):
+    from rag.extract import _type_ok
+
+    assert _type_ok(analyze(question), sentence) is ok
