@@ -7,11 +7,9 @@ as a number for "how many"), and abstention is decided from the same signals.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +20,7 @@ from .config import FEATURE_WEIGHTS, AnswerConfig, ReaderConfig
 from .embed import Embedder
 from .guard import is_planted_instruction
 from .schema import Passage, Span
+from .lexicon import ANAPHOR as _ANAPHOR, build_lexicon, sentences_by_chunk
 from .store import Index
 from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, mentions_people, name_roots, stem, stems, term_weight, tokens
 
@@ -238,7 +237,6 @@ _FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|There
 RESTATES = 0.5
 
 
-_ANAPHOR = re.compile(r"^(?:His|Her|He|She|They|Their|Its|It|This|These|Those|That)\b")
 
 
 class Reader:
@@ -251,43 +249,17 @@ class Reader:
         self.w = weights or ReaderConfig()
         # Sentence vectors are computed when a sentence is first scored: most are never read.
         self._vectors: dict[int, np.ndarray] = {}
-        self.vocabulary: set[str] = set()
-        self._words: dict[str, str] = {}  # stem -> a surface form, for soft matching
-        self.word_counts: Counter[str] = Counter()  # plain words as written: what typos are corrected toward
-        for doc in index.corpus.documents:
-            # Titles and file names are part of what the corpus "mentions".
-            words = tokens(f"{doc.text} {doc.title} {doc.source.replace('/', ' ').replace('_', ' ')}")
-            self.word_counts.update(t for t in words if t.isalpha())
-            for tok in words:
-                s = stem(tok)
-                self.vocabulary.add(s)
-                self._words.setdefault(s, tok)
-        self.roots = {r for w in self._words.values() for r in name_roots(w)}
+        # The word facts are stored with the index; an index built in memory (or by an older version) builds them.
+        lexicon = index.lexicon or build_lexicon(index.corpus.documents, index.chunks, index.sentences)
+        index.lexicon = lexicon
+        self.vocabulary: set[str] = lexicon.vocabulary
+        self._words = lexicon.words  # stem -> a surface form, for soft matching
+        self.word_counts = lexicon.word_counts
+        self.roots = lexicon.roots
+        self._vocab = lexicon.sentence_terms
+        self._idf = lexicon.idf
         self._doc_names: list[tuple[str, list[dict[str, float]]]] | None = None  # built on first use
-        self._by_chunk: dict[int, list[int]] = {c.id: [] for c in index.chunks}
-        by_source: dict[str, list[int]] = {}
-        for i, span in enumerate(index.sentences):
-            by_source.setdefault(span.source, []).append(i)
-        for chunk in index.chunks:  # sentences of one source are in document order: a window of them per chunk
-            sids = by_source.get(chunk.source, [])
-            starts = [index.sentences[i].start for i in sids]
-            lo = bisect.bisect_left(starts, chunk.start)
-            hi = bisect.bisect_right(starts, chunk.end)
-            self._by_chunk[chunk.id] = [i for i in sids[lo:hi] if index.sentences[i].end <= chunk.end]
-        # Each sentence's words; one that opens with "His"/"This" also borrows the names of the sentence before.
-        self._vocab: list[set[str]] = [stems(s.text) for s in index.sentences]
-        for sids in self._by_chunk.values():
-            for prev, sid in zip(sids, sids[1:]):
-                if _ANAPHOR.match(index.sentences[sid].text):
-                    names = re.findall(r"\b[A-Z][a-z]{2,}", index.sentences[prev].text)
-                    self._vocab[sid] = self._vocab[sid] | {stems(n).pop() for n in names}
-        # Sentence frequency: a country's name in an article about that country says little about which sentence answers.
-        n_sent = max(1, len(index.sentences))
-        df: dict[str, int] = {}
-        for vocab in self._vocab:
-            for t in vocab:
-                df[t] = df.get(t, 0) + 1
-        self._idf = {t: math.log(1 + n_sent / c) / math.log(1 + n_sent) for t, c in df.items()}
+        self._by_chunk = sentences_by_chunk(index.chunks, index.sentences)
 
     def sentence_vector(self, sid: int) -> np.ndarray:
         if sid not in self._vectors:
@@ -457,9 +429,7 @@ class Reader:
         prefix = number.group(0) if number else None
         out: list[int] = []
         for chunk in sorted((c for c in self.index.chunks if c.source == source), key=lambda c: c.start):
-            if chunk.heading == best:
-                out.append(chunk.id)
-            elif out and prefix and chunk.heading.startswith(prefix):
+            if chunk.heading == best or (out and prefix and chunk.heading.startswith(prefix)):
                 out.append(chunk.id)
             elif out:
                 break  # the next section begins

@@ -34,6 +34,7 @@ from .corpus import Corpus, load_corpus, scan, with_url
 from .embed import Embedder
 from .errors import CorpusError, IndexError_, RagError, StaleIndexError
 from .formats import Parsed
+from .lexicon import Lexicon, build_lexicon
 from .schema import Chunk, Document, Span
 from .vectors import MilvusVectors, VectorStore, check_backend, collection_name, milvus_uri
 
@@ -60,6 +61,7 @@ class Index:
     manifest: dict[str, Any]
     path: Path | None = None
     changes: dict[str, list[str]] = field(default_factory=dict)  # what the last build did, per file
+    lexicon: Lexicon | None = None  # word facts the reader needs (stored as lexicon.json.gz)
 
 
 def _versions() -> dict[str, str]:
@@ -251,7 +253,8 @@ def build_index(
     if config.store.backend == "milvus":
         manifest["milvus"] = {"uri": config.store.uri}  # save_index fills the collection and names it here
     full = Corpus(documents, {s: v["reason"] for s, v in skipped.items()})
-    return Index(full, chunks_out, sentences, owners, vector_index, manifest, changes=changes)
+    lexicon = build_lexicon(documents, chunks_out, sentences)
+    return Index(full, chunks_out, sentences, owners, vector_index, manifest, changes=changes, lexicon=lexicon)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -298,6 +301,8 @@ def save_index(index: Index, index_dir: str | Path) -> Path:
             "documents.json": json.dumps(documents, ensure_ascii=False).encode("utf-8"),
             "chunks.json": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
         }
+        if index.lexicon is not None:
+            files["lexicon.json.gz"] = index.lexicon.to_bytes()
         placed: dict[str, Any] = {}
         if index.manifest.get("store_backend", "faiss") == "faiss":
             files["chunks.faiss"] = faiss.serialize_index(index.chunk_vectors).tobytes()
@@ -355,6 +360,9 @@ def load_index(
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         backend = manifest.get("store_backend", "faiss") if isinstance(manifest, dict) else "faiss"
         names = ("documents.json", "chunks.json") + (("chunks.faiss",) if backend == "faiss" else ())
+        # An index written before the lexicon was stored has none: the reader builds it then.
+        stored = manifest.get("artifacts", {}) if isinstance(manifest, dict) else {}
+        names += ("lexicon.json.gz",) if "lexicon.json.gz" in stored else ()
         raw = {name: (gen / name).read_bytes() for name in names}
     except (OSError, ValueError) as exc:
         raise IndexError_(f"The index in {gen} is unreadable ({exc}). Run `rag index` to rebuild it.") from exc
@@ -375,11 +383,14 @@ def load_index(
         texts = {d.source: d.text for d in documents}
         sentences = [Span(src, s, e, texts[src][s:e]) for src, s, e, _ in meta["sentences"]]
         owners = [int(row[3]) for row in meta["sentences"]]
+        lexicon = Lexicon.from_bytes(raw["lexicon.json.gz"]) if "lexicon.json.gz" in raw else None
+        if lexicon is not None and len(lexicon.sentence_terms) != len(sentences):
+            raise ValueError("the lexicon and the sentences disagree")
         if backend == "faiss":
             chunk_vectors = faiss.deserialize_index(np.frombuffer(raw["chunks.faiss"], dtype=np.uint8))
         else:
             collection = str(manifest["milvus"]["collection"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError) as exc:  # OSError, EOFError: bad gzip
         raise IndexError_(f"The index in {gen} is corrupt ({exc}). Run `rag index` to rebuild it.") from exc
     if backend != "faiss":  # the vectors stay on the Milvus server; connect to this generation's collection
         chunk_vectors = MilvusVectors.open(milvus_uri(config.store.uri, root), collection)
@@ -390,7 +401,7 @@ def load_index(
     if hasattr(chunk_vectors, "hnsw"):
         chunk_vectors.hnsw.efSearch = 64
     corpus = Corpus(documents, {s: v.get("reason", "") for s, v in manifest.get("skipped", {}).items()})
-    return _with_urls(Index(corpus, chunks, sentences, owners, chunk_vectors, manifest, gen), config)
+    return _with_urls(Index(corpus, chunks, sentences, owners, chunk_vectors, manifest, gen, lexicon=lexicon), config)
 
 
 def _with_urls(index: Index, config: Config) -> Index:

@@ -11,6 +11,7 @@ import pytest
 from rag.corpus import load_corpus
 from rag.embed import FakeEmbedder
 from rag.errors import CorpusError, IndexError_, StaleIndexError
+from rag.lexicon import build_lexicon
 from rag.store import CURRENT, build_index, load_index, open_index, save_index
 
 from .conftest import ARTICLE
@@ -43,6 +44,29 @@ def test_index_round_trip_and_manifest(make_config, corpus_dir):
     assert [c.text for c in loaded.chunks] == [c.text for c in built.chunks]
     assert loaded.chunk_vectors.ntotal == len(built.chunks)
     assert not list(_current(cfg).glob("*.pkl"))  # metadata is JSON, never pickle
+    # The reader's word facts are stored and read back, not rebuilt by every process.
+    fresh = build_lexicon(built.corpus.documents, built.chunks, built.sentences)
+    assert loaded.lexicon is not None and loaded.lexicon.sentence_terms == fresh.sentence_terms
+    assert loaded.lexicon.words == fresh.words and loaded.lexicon.word_counts == fresh.word_counts
+    assert loaded.lexicon.roots == fresh.roots
+    assert all(abs(loaded.lexicon.idf[t] - v) < 1e-4 for t, v in fresh.idf.items())
+
+
+def test_an_index_stored_without_its_lexicon_still_loads(make_config, corpus_dir):
+    cfg = make_config(corpus_dir)
+    open_index(cfg, FakeEmbedder(), progress=False)
+    gen = _current(cfg)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    del manifest["artifacts"]["lexicon.json.gz"]  # as an index written before lexicons were stored
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    (gen / "lexicon.json.gz").unlink()
+    index = load_index(cfg, "fake-embedder")
+    assert index.lexicon is None
+    from rag.config import ReaderConfig
+    from rag.extract import Reader
+
+    reader = Reader(index, FakeEmbedder(), cfg.answer, ReaderConfig())
+    assert "japan" in reader.vocabulary and index.lexicon is not None
 
 
 @pytest.mark.parametrize(
@@ -75,7 +99,7 @@ def test_other_embedding_model_makes_the_index_stale(make_config, corpus_dir):
     assert open_index(cfg, narrow, progress=False).chunk_vectors.d == 128
 
 
-@pytest.mark.parametrize("victim", ["chunks.faiss", "chunks.json", "documents.json"])
+@pytest.mark.parametrize("victim", ["chunks.faiss", "chunks.json", "documents.json", "lexicon.json.gz"])
 def test_corrupt_or_truncated_files_are_refused_then_rebuilt(make_config, corpus_dir, victim):
     cfg = make_config(corpus_dir)
     emb = FakeEmbedder()
