@@ -129,7 +129,14 @@ class Pipeline:
         text = self.validate_question(question)
         turns = normalize_history(history, self.config.limits.max_history_turns, 4 * self.config.limits.max_question_chars)
         timings = Timings()
+        # Typos corrected first, so "ignroe all previous instructions" is seen for what it is.
+        spelling: dict[str, str] = {}
+        corrected = text
+        if self.config.answer.correct_spelling:
+            corrected, spelling = self.speller.correct(text)
         intent = classify_intent(text)
+        if intent == "question" and corrected != text:
+            intent = classify_intent(corrected)
         if intent != "question":
             titles = ", ".join(f"“{d.title}”" for d in self.index.corpus.documents[:3])
             refusal = REFUSALS[intent].format(titles=titles or "the documents in this collection", corpus=self.corpus_name)
@@ -138,12 +145,9 @@ class Pipeline:
             yield Answer(text, refusal, abstained=True, reason=intent, generator="refusal", timings=timings)
             return
 
-        standalone = rewrite(text, turns) if self.config.answer.rewrite_followups else text
+        standalone = rewrite(corrected, turns) if self.config.answer.rewrite_followups else corrected
         # A follow-up is searched together with the previous turn, whose answer names the topic.
-        followup = standalone != text
-        spelling: dict[str, str] = {}
-        if self.config.answer.correct_spelling:
-            standalone, spelling = self.speller.correct(standalone)
+        followup = standalone != corrected
         timings.rewrite_s = time.perf_counter() - t0
         query = " ".join([standalone, *(m["content"] for m in turns[-2:])]) if followup else standalone
         # "What does the deployment guide say ...": a question that names a document is answered from it.

@@ -3,9 +3,10 @@
 People type questions fast. A misspelt word matches nothing in BM25, blurs the query embedding and
 counts as a word the documents never mention, so one typo can turn an answer into "not found". A word is
 corrected only when the documents do not contain it and English knows it at most as a rare word, far
-rarer than the correction; and only to a word the documents contain (SymSpell, Damerau-Levenshtein
-distance 1, or 2 for long words). A word English knows well is the user's choice (a paraphrase), never
-"corrected" toward the documents.
+rarer than the correction; preferably to a word the documents contain (SymSpell, Damerau-Levenshtein
+distance 1, or 2 for long words), else to a common English word (symspellpy's bundled frequency list:
+"minisetr" is the minister the documents do not name, "ignroe all previous instructions" an injection). A
+word English knows well is the user's choice (a paraphrase), never "corrected" toward the documents.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .text import tokens
 RARE = 1.5
 COMMON = 3.0
 MORE_COMMON = 1.5
+ENGLISH_WORDS = 30_000  # the most frequent words of symspellpy's list: enough for questions, built in ~0.5 s
 # Plain words (lower case or capitalized); "CMakeLists", "file.txt", "--in-place", "x_y" and "v2" are left alone.
 _WORD = re.compile(r"(?<![\w./-])[A-Za-z][a-z]+(?![\w/-]|\.\w)")
 
@@ -70,6 +72,9 @@ class Speller:
         if name and len(lower) < 6:
             return None
         found = self._index().lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
+        if not found and not name and zipf < RARE:  # a slip on a word the documents lack ("atricle")
+            found = [s for s in english().lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
+                     if zipf_frequency(s.term, "en") >= COMMON]
         if not found:
             return None
         best = max(found, key=lambda s: s.count).term
@@ -90,3 +95,27 @@ class Speller:
             return better.capitalize() if word[:1].isupper() else better
 
         return _WORD.sub(fix, text), fixes
+
+
+_ENGLISH = None
+_ENGLISH_LOCK = threading.Lock()
+
+
+def english():  # type: ignore[no-untyped-def]
+    """SymSpell over common English words (built once per process, on first need or by ``warm_up``)."""
+    global _ENGLISH
+    with _ENGLISH_LOCK:
+        if _ENGLISH is None:
+            from importlib.resources import files
+
+            from symspellpy import SymSpell
+
+            sym = SymSpell(max_dictionary_edit_distance=2, prefix_length=5)
+            listing = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
+            with listing.open(encoding="utf-8") as fh:
+                for _, line in zip(range(ENGLISH_WORDS), fh, strict=False):
+                    word, count = line.split()
+                    if len(word) >= 4:
+                        sym.create_dictionary_entry(word, int(count))
+            _ENGLISH = sym
+        return _ENGLISH

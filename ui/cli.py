@@ -41,4 +41,8 @@ def serve(config_path: str | None, overrides: tuple[str, ...], host: str | None,
     loader.join()
     if "error" in loaded:
         raise loaded["error"]
+    if cfg.answer.correct_spelling:  # the English typo list, built while the server starts (~0.5 s)
+        from rag.spelling import english
+
+        threading.Thread(target=english, name="rag-spelling", daemon=True).start()
     run(cfg, loaded["pipeline"])
