@@ -61,7 +61,9 @@ class EmbedConfig:
 
 @dataclass(frozen=True)
 class RetrieveConfig:
-    top_k: int = 4
+    # The reader scores every sentence of these passages: more of them finds answers a passage ranked 5th or
+    # 6th holds (gold passage retrieved 85-95 % -> 92-95 % on the dev corpora at 6), for ~50 % more sentences to embed.
+    top_k: int = 6
     hybrid: bool = True  # fuse BM25 with dense scores (reciprocal rank fusion)
     candidates: int = 20
 

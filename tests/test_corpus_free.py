@@ -14,7 +14,7 @@ SEED_WORDS = {"japan", "japanese", "hegseth", "taiwan", "okinawa", "pentagon", "
 # Everyday words of software that also appear capitalized in the corpora (file formats, tools, code terms).
 GENERIC = {"api", "ascii", "binary", "byte", "cache", "commands", "embedded", "embedding", "git", "glob", "header",
            "html", "lang", "len", "modules", "nul", "num", "paragraphs", "posix", "prefix", "pypi", "python", "readme",
-           "sep", "suffix", "temp", "tmp", "url", "utc", "utf", "verbatim", "zip", "definitions", "appendix", "apache",
+           "sep", "suffix", "temp", "tmp", "url", "utc", "utf", "verbatim", "zip", "gzip", "definitions", "appendix", "apache",
            "faq", "json", "toml", "yaml", "pdf", "markdown", "sql", "cli", "http", "https", "unicode", "regex",
            "stdin", "stdout", "stderr", "unix", "linux", "config", "sha", "www", "usr", "uri"}
 
