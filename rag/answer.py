@@ -17,10 +17,10 @@ from .cite import citations_for, marker_for, novel_coverage, verify
 from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
-from .extract import Decision, Reader, analyze
+from .extract import Decision, Evidence, Reader, analyze
 from .generate import Generator, load_generator_from_config
-from .judge import answers_question, direct_answer, says_yes
 from .guard import classify_intent, clean_question
+from .judge import answers_question, direct_answer, says_yes
 from .retrieve import Retriever
 from .rewrite import normalize_history, rewrite
 from .schema import Answer, Citation, Document, Passage, StreamEvent, TextDelta, Timings
@@ -222,10 +222,8 @@ class Pipeline:
                 if answer.signals["direct"] == "none" and judged is not None and judged < w.judge_min_if_none and w.abstain:
                     return self._abstain(answer, "the passages closest to the question do not answer it")
                 if direct is not None:
-                    found = by_span[(direct.span.source, direct.span.start)]
-                    cited = next((c for c in answer.citations if (c.source, c.start) == (direct.span.source, direct.span.start)),
-                                 None) or self._identify(citations_for([(found.sentence, found.passage, min(1.0, max(0.0, found.score)))])[0])
-                    answer.citations = [dataclasses.replace(cited, n=1)]
+                    found = by_span[(direct.span.source, direct.span.start)]  # the sentence the phrase is copied from
+                    answer.citations = [self._identify(c) for c in _cite([found])]
                     answer.answer = f"{direct.text} [1]"
                     answer.generator = "lm"
             elif "phrase" in tasks:
@@ -288,10 +286,13 @@ class Pipeline:
 _PIECES = re.compile(r".+?(?:\[\d+\]\s*|$)", re.S)
 
 
+def _cite(evidence: Sequence[Evidence]) -> list[Citation]:
+    return citations_for([(e.sentence, e.passage, min(1.0, max(0.0, e.score))) for e in evidence])
+
+
 def _extractive(decision: Decision) -> tuple[str, list[Citation]]:
     """The evidence sentences themselves, in document order, each with its marker."""
-    evidence = sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start))
-    citations = citations_for([(e.sentence, e.passage, min(1.0, max(0.0, e.score))) for e in evidence])
+    citations = _cite(sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start)))
     text = " ".join(f"{c.text} [{c.n}]" for c in citations)
     return text, citations
 
