@@ -26,7 +26,7 @@ from .rewrite import normalize_history, rewrite
 from .schema import Answer, Citation, Document, Passage, StreamEvent, TextDelta, Timings
 from .spelling import Speller
 from .store import Index, open_index
-from .text import term_weight
+from .text import expand_bare_contractions, term_weight
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,9 @@ class Pipeline:
         timings = Timings()
         # Typos corrected first, so "ignroe all previous instructions" is seen for what it is.
         spelling: dict[str, str] = {}
-        corrected = text
+        corrected = expand_bare_contractions(text)  # "doesnt" reads as "does not": a negation the yes/no rules see
         if self.config.answer.correct_spelling:
-            corrected, spelling = self.speller.correct(text)
+            corrected, spelling = self.speller.correct(corrected)
         intent = classify_intent(text)
         if intent == "question" and corrected != text:
             intent = classify_intent(corrected)

@@ -29,7 +29,8 @@ Kind = Literal["summary", "how_many", "number", "when_exact", "when", "who", "wh
 _AUX = r"(?:is|are|am|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might|must)"
 # "According to the author, is ...", "Under version 3, am I ...", "the parser - does case matter": a short
 # lead-in before the auxiliary still makes a yes/no question.
-_YESNO = re.compile(rf"^\s*(?:(?:(?!\b(?:what|which|how)\b)[^,:;?]){{0,60}}(?:,|:|;|\s[-–—]+)\s*)?{_AUX}\b(?!\s+(?:it|that|this)\s+mean\b)",
+_YESNO = re.compile(rf"^\s*(?:(?:(?!\b(?:what|which|how)\b)[^,:;?]){{0,60}}(?:,|:|;|\s[-–—]+)\s*)?"
+                    rf"(?:{_AUX}|ca|wo)?(?:{_AUX}\b|n['’]t\b|nnot\b)(?!\s+(?:it|that|this)\s+mean\b)",
                     re.IGNORECASE)
 # "Under this license may I ship ...", "if I'm in the admin group can I ...": an auxiliary then its subject, mid-question,
 # with no wh-word anywhere.

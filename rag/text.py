@@ -38,6 +38,31 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
+# Contractions typed without their apostrophe ("doesnt", "whats"): only forms that are no English word of their
+# own ("cant" and "wont" are, rarely; "its", "lets", "were", "well", "ill", "id" are common words and stay).
+_BARE_CONTRACTIONS = {
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not", "arent": "are not",
+    "wasnt": "was not", "werent": "were not", "cant": "cannot", "couldnt": "could not", "wont": "will not",
+    "wouldnt": "would not", "shouldnt": "should not", "hasnt": "has not", "havent": "have not", "hadnt": "had not",
+    "mustnt": "must not", "whats": "what is", "whos": "who is", "wheres": "where is", "hows": "how is",
+    "whens": "when is", "whys": "why is", "thats": "that is", "theres": "there is", "im": "i am", "ive": "i have",
+    "youre": "you are", "theyre": "they are", "youve": "you have", "weve": "we have", "theyve": "they have",
+}
+_BARE = re.compile(r"\b(" + "|".join(_BARE_CONTRACTIONS) + r")\b", re.IGNORECASE)
+
+
+def expand_bare_contractions(text: str) -> str:
+    """ "whats the limit, doesnt it apply" -> "what is the limit, does not it apply": negations and question words
+    read as typed with an apostrophe."""
+
+    def expand(match: re.Match[str]) -> str:
+        word = match.group(1)
+        full = _BARE_CONTRACTIONS[word.lower()]
+        return full[:1].upper() + full[1:] if word[:1].isupper() else full
+
+    return _BARE.sub(expand, text)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens, possessives stripped, curly apostrophes unified."""
     return [_POSSESSIVE.sub("", t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]

@@ -24,6 +24,9 @@ from rag.text import name_roots
         ("Does the MPL allow sublicensing?", "yesno"),
         ("Is the copyright grant temporary or forever?", "other"),  # a choice, not yes/no
         ("Can I use it or not?", "yesno"),
+        ("Isn't the grant perpetual?", "yesno"),
+        ("Can't I ship binaries?", "yesno"),
+        ("Isolate the cause of the error", "other"),
         # A lead-in before the auxiliary, or an auxiliary and its subject mid-question: still yes/no.
         ("Under GPL v3, am I allowed to charge for copies?", "yesno"),
         ("libfoo parser - does case matter", "yesno"),
