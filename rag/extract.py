@@ -19,10 +19,25 @@ import numpy as np
 from .config import FEATURE_WEIGHTS, AnswerConfig, ReaderConfig
 from .embed import Embedder
 from .guard import is_planted_instruction
+from .lexicon import ANAPHOR as _ANAPHOR
+from .lexicon import build_lexicon, sentences_by_chunk
 from .schema import Passage, Span
-from .lexicon import ANAPHOR as _ANAPHOR, build_lexicon, sentences_by_chunk
 from .store import Index
-from .text import DATE, NUMBER, PERIOD, verb_like, content_terms, fuzzy_in, has_name, mentions_people, name_roots, stem, stems, term_weight, tokens
+from .text import (
+    DATE,
+    NUMBER,
+    PERIOD,
+    content_terms,
+    fuzzy_in,
+    has_name,
+    mentions_people,
+    name_roots,
+    stem,
+    stems,
+    term_weight,
+    tokens,
+    verb_like,
+)
 
 Kind = Literal["summary", "how_many", "number", "when_exact", "when", "who", "where", "why", "yesno", "other"]
 
@@ -236,8 +251,6 @@ class Decision:
 _FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If)\b")
 # A best sentence that is mostly the question's own words restates it; for "why" the reason comes next.
 RESTATES = 0.5
-
-
 
 
 class Reader:
