@@ -102,7 +102,7 @@ _ENGLISH_LOCK = threading.Lock()
 
 
 def english():  # type: ignore[no-untyped-def]
-    """SymSpell over common English words (built once per process, on first need or by ``warm_up``)."""
+    """SymSpell over common English words, built once per process: on first need, or by `rag serve` while it starts."""
     global _ENGLISH
     with _ENGLISH_LOCK:
         if _ENGLISH is None:

@@ -164,7 +164,7 @@ _AGENT = re.compile(r"\b(?P<stem>[a-z]{3,}?)(?:er|or|ist)s?\b", re.IGNORECASE)
 
 
 def is_agent_noun(word: str) -> bool:
-    """"maintainer", "developer", "author", "pianist": a common verb or noun plus -er/-or/-ist, or a role word.
+    """"maintainer", "developer", "editor", "minister": a common verb or noun plus -er/-or/-ist, or a role word.
     ("other", "order", "never" are not: their stems are no English words.)"""
     from wordfreq import zipf_frequency
 
