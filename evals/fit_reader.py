@@ -30,16 +30,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.answer import UNCOPIED  # noqa: E402
 from rag.config import ReaderConfig  # noqa: E402
-from rag.extract import ABSTAIN_RULES, Signals  # noqa: E402
+from rag.extract import ABSTAIN_RULES, TYPED_KINDS, Signals  # noqa: E402
 
 GRID: dict[str, list[float]] = {
     "min_support": [0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55],
-    "min_dense": [0.0, 0.2, 0.25, 0.3, 0.35, 0.4],
-    "missing_share": [0.4, 0.5, 0.6, 0.8, 1.01],
-    "max_dense_for_missing": [0.35, 0.45, 0.55, 0.65],
+    # (Coarser steps for the three that every fit so far left at 0.0 / 0.4 / 0.35: the grid is a product.)
+    "min_dense": [0.0, 0.2, 0.3],
+    "missing_share": [0.4, 0.6, 1.01],
+    "max_dense_for_missing": [0.35, 0.55],
     "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
+    "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
 }
 FALSE_ABSTENTION_COST = 2.0
 FALSE_ABSTENTION_TOLERATED = 0.1
@@ -68,6 +71,8 @@ def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
     judge = sig.get("judge") if sig.get("kind") != "yesno" else None  # yes/no questions are not judged so
     if judge is not None and sig.get("direct") == "none" and judge < w.judge_min_if_none:
         return True  # the LM found no short answer in the sentences, and the judge is lukewarm
+    if sig.get("kind") in TYPED_KINDS and sig.get("direct") in UNCOPIED and judge is not None and judge < w.judge_min_if_uncopied:
+        return True  # asked for a figure, name, place or date, the LM could copy none from the sentences
     return judge is not None and judge < w.judge_min
 
 
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min"] if has_judge else [])
-    keys += ["judge_min_if_none"] if has_direct else []
+    keys += ["judge_min_if_none", "judge_min_if_uncopied"] if has_direct else []
 
     def row(label: str, s: dict[str, float], extra: str = "") -> str:
         cells = [s["answer_accuracy"], s["cited"], s["abstention"], s["false_abstention"], s["token_f1"]]

@@ -17,7 +17,7 @@ from .cite import citations_for, marker_for, novel_coverage, verify
 from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
-from .extract import Decision, Evidence, Reader, analyze
+from .extract import ASKED_FOR, TYPED_KINDS, Decision, Evidence, Reader, analyze
 from .generate import Generator, load_generator_from_config
 from .guard import classify_intent, clean_question
 from .judge import answers_question, direct_answer, says_yes
@@ -221,6 +221,9 @@ class Pipeline:
                 judged = answer.signals.get("judge")
                 if answer.signals["direct"] == "none" and judged is not None and judged < w.judge_min_if_none and w.abstain:
                     return self._abstain(answer, "the passages closest to the question do not answer it")
+                if answer.signals["direct"] in UNCOPIED and kind in TYPED_KINDS and judged is not None and judged < w.judge_min_if_uncopied and w.abstain:
+                    asked = ASKED_FOR.get(kind, "answer of that kind")
+                    return self._abstain(answer, f"the passages closest to the question give no {asked}")
                 if direct is not None:
                     found = by_span[(direct.span.source, direct.span.start)]  # the sentence the phrase is copied from
                     answer.citations = [self._identify(c) for c in _cite([found])]
@@ -283,6 +286,8 @@ class Pipeline:
         return (" ".join(parts), citations), []
 
 
+# What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).
+UNCOPIED = ("none", "not_copied", "restates")
 _PIECES = re.compile(r".+?(?:\[\d+\]\s*|$)", re.S)
 
 

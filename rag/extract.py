@@ -200,7 +200,8 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 
 # What a sentence is scored on (``Reader.rank``); each feature's weight is a [reader] key (config.FEATURE_WEIGHTS).
 SENTENCE_FEATURES = tuple(FEATURE_WEIGHTS)
-_TYPED = ("how_many", "number", "when_exact", "when", "who", "where")
+# Questions that ask for a figure, a date, a name or a place: their answer is a phrase, not a whole sentence.
+TYPED_KINDS = ("how_many", "number", "when_exact", "when", "who", "where")
 # A question names a document when its words carry 60 % of its title's (or file name's) weight, at least this
 # much (about one distinctive word), and this many times what they match of any other document's names.
 NAMED_DOC_SHARE = 0.6
@@ -344,7 +345,7 @@ class Reader:
                 prev = self.index.sentences[sids[k - 1]].text if k else ""
                 typed_text = f"{prev} {span.text}" if _ANAPHOR.match(span.text) else span.text
                 type_ok = _type_ok(info, typed_text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
-                typed = info.kind in _TYPED
+                typed = info.kind in TYPED_KINDS
                 features = {
                     "dense": dense,
                     "lexical": lexical,
@@ -510,7 +511,7 @@ class Reader:
         total = sum(weight(t) for t in info.terms) or 1.0
         best = ranked[0]
         typed = [e for e in ranked if e.type_ok and e.score >= best.score - self.w.typed_margin]
-        if info.kind in _TYPED and not best.type_ok and typed:
+        if info.kind in TYPED_KINDS and not best.type_ok and typed:
             best = typed[0]
             ranked = [best] + [e for e in ranked if e is not best]
         signals = Signals(
@@ -523,7 +524,7 @@ class Reader:
             best_score=best.score,
             best_dense=best.dense,
             max_dense=max(e.dense for e in ranked),
-            type_found=info.kind not in _TYPED or best.type_ok,
+            type_found=info.kind not in TYPED_KINDS or best.type_ok,
         )
         reason = abstention_reason(signals, self.w, info.text, uncovered) if self.w.abstain else ""
         if reason:
@@ -575,7 +576,8 @@ class Signals:
         return dataclasses.asdict(self)
 
 
-_WHAT = {"how_many": "such number", "number": "such figure", "who": "name", "where": "place", "when": "time", "when_exact": "date"}
+# What a typed question asks for, in the words of a reply ("the passages give no such figure").
+ASKED_FOR = {"how_many": "such number", "number": "such figure", "who": "name", "where": "place", "when": "time", "when_exact": "date"}
 
 # (rule, why): the first rule that holds abstains. Each is a named, documented condition on the signals.
 ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Signals, str, list[str]], str]]] = [
@@ -587,7 +589,7 @@ ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Sig
     (lambda s, w: s.max_dense < w.min_dense,
      lambda s, q, unc: "no passage is about this"),
     (lambda s, w: not s.type_found,
-     lambda s, q, unc: f"the passages about this give no {_WHAT.get(s.kind, 'answer of that kind')}"),
+     lambda s, q, unc: f"the passages about this give no {ASKED_FOR.get(s.kind, 'answer of that kind')}"),
     (lambda s, w: s.best_score < w.min_support,
      lambda s, q, unc: "no passage answers this closely enough"),
 ]

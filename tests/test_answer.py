@@ -195,6 +195,29 @@ def test_the_judge_can_only_turn_an_answer_into_an_abstention(make_config, p_yes
         assert events[-2].replace and events[-2].text == ans.answer  # the shown extractive text is withdrawn
 
 
+BOTH = {"generate.tasks": ["judge", "direct"], "reader.judge_min_if_uncopied": 0.9}
+OTHER = "What constrains Japan's military capabilities?"
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "p_yes", "why"),
+    [(HOW_MANY, "90,000 sailors", 0.8, "give no such number"),  # asked for a figure, the LM could copy none
+     (HOW_MANY, "NONE", 0.52, "do not answer"),  # it found none in the sentences, and the judge is lukewarm
+     (HOW_MANY, "90,000 sailors", 0.95, ""),  # a judge this sure keeps the extractive answer
+     (OTHER, "90,000 sailors", 0.8, "")],  # an open question's answer need not be a short phrase
+)
+def test_no_short_answer_from_the_lm_is_evidence_the_documents_do_not_say(make_config, question, reply, p_yes, why):
+    pipe = Pipeline.load(make_config(**BOTH), embedder=FakeEmbedder(), generator=FakeGenerator(reply, yes=p_yes),
+                         progress=False)
+    ans = pipe.ask(question)
+    assert ans.signals["direct"] in ("none", "not_copied") and ans.signals["judge"] == p_yes
+    assert ans.abstained is bool(why)
+    if why:
+        assert why in ans.answer and ans.citations == []
+    else:
+        assert ans.generator == "extractive" and ans.citations
+
+
 def test_verify_reattributes_a_wrong_marker_and_flags_unsupported_sentences():
     start = ARTICLE.index("Japan hosts around")
     end = ARTICLE.index("question.", start) + len("question.")
