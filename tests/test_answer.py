@@ -195,7 +195,7 @@ def test_the_judge_can_only_turn_an_answer_into_an_abstention(make_config, p_yes
         assert events[-2].replace and events[-2].text == ans.answer  # the shown extractive text is withdrawn
 
 
-BOTH = {"generate.tasks": ["judge", "direct"], "reader.judge_min_if_uncopied": 0.9}
+BOTH = {"generate.tasks": ["judge", "direct"], "reader.judge_min_if_uncopied": 0.9, "reader.judge_min_if_none": 0.55}
 OTHER = "What constrains Japan's military capabilities?"
 
 
