@@ -30,9 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import UNCOPIED  # noqa: E402
 from rag.config import ReaderConfig  # noqa: E402
-from rag.extract import ABSTAIN_RULES, TYPED_KINDS, Signals  # noqa: E402
+from rag.extract import ABSTAIN_RULES, Signals, lm_abstention  # noqa: E402
 
 GRID: dict[str, list[float]] = {
     "min_support": [0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55],
@@ -68,12 +67,7 @@ def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
     signals = Signals(**{f.name: sig[f.name] for f in dataclasses.fields(Signals)})
     if any(holds(signals, w) for holds, _ in ABSTAIN_RULES):
         return True
-    judge = sig.get("judge") if sig.get("kind") != "yesno" else None  # yes/no questions are not judged so
-    if judge is not None and sig.get("direct") == "none" and judge < w.judge_min_if_none:
-        return True  # the LM found no short answer in the sentences, and the judge is lukewarm
-    if sig.get("kind") in TYPED_KINDS and sig.get("direct") in UNCOPIED and judge is not None and judge < w.judge_min_if_uncopied:
-        return True  # asked for a figure, name, place or date, the LM could copy none from the sentences
-    return judge is not None and judge < w.judge_min
+    return bool(lm_abstention(signals.kind, sig.get("judge"), sig.get("direct"), w))
 
 
 def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:

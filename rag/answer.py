@@ -17,7 +17,7 @@ from .cite import citations_for, marker_for, novel_coverage, verify
 from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
-from .extract import ASKED_FOR, TYPED_KINDS, Decision, Evidence, Reader, analyze
+from .extract import Decision, Evidence, Reader, analyze, lm_abstention
 from .generate import Generator, load_generator_from_config
 from .guard import classify_intent, clean_question
 from .judge import answers_question, direct_answer, says_yes
@@ -207,8 +207,8 @@ class Pipeline:
             if "judge" in tasks and kind != "yesno":
                 p = answers_question(self.generator, question, evidence, context)
                 answer.signals["judge"] = round(p, 4)
-                if p < w.judge_min and w.abstain:
-                    return self._abstain(answer, "the passages closest to the question do not answer it")
+                if (why := lm_abstention(kind, p, None, w)) and w.abstain:  # no short answer needed then
+                    return self._abstain(answer, why)
             if kind == "yesno" and "judge" in tasks:
                 p = says_yes(self.generator, question, evidence, context)
                 answer.signals["says_yes"] = round(p, 4)
@@ -218,12 +218,8 @@ class Pipeline:
                     answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why"):
                 direct, answer.signals["direct"] = direct_answer(self.generator, question, evidence, context)
-                judged = answer.signals.get("judge")
-                if answer.signals["direct"] == "none" and judged is not None and judged < w.judge_min_if_none and w.abstain:
-                    return self._abstain(answer, "the passages closest to the question do not answer it")
-                if answer.signals["direct"] in UNCOPIED and kind in TYPED_KINDS and judged is not None and judged < w.judge_min_if_uncopied and w.abstain:
-                    asked = ASKED_FOR.get(kind, "answer of that kind")
-                    return self._abstain(answer, f"the passages closest to the question give no {asked}")
+                if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:
+                    return self._abstain(answer, why)
                 if direct is not None:
                     found = by_span[(direct.span.source, direct.span.start)]  # the sentence the phrase is copied from
                     answer.citations = [self._identify(c) for c in _cite([found])]
@@ -286,8 +282,6 @@ class Pipeline:
         return (" ".join(parts), citations), []
 
 
-# What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).
-UNCOPIED = ("none", "not_copied", "restates")
 _PIECES = re.compile(r".+?(?:\[\d+\]\s*|$)", re.S)
 
 

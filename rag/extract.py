@@ -603,6 +603,25 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
     return ""
 
 
+# What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).
+UNCOPIED = ("none", "not_copied", "restates")
+
+
+def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: ReaderConfig) -> str:
+    """Why the LM's checks decline an answer the rules let through; empty when they do not.
+
+    ``judge`` is its P(Yes) that the sentences answer the question, ``direct`` what became of its short answer
+    (None before it was asked). The pipeline decides with this and ``evals/fit_reader.py`` replays it.
+    """
+    if judge is None or kind == "yesno":  # a yes/no question is judged for its polarity instead
+        return ""
+    if judge < weights.judge_min or (direct == "none" and judge < weights.judge_min_if_none):
+        return "the passages closest to the question do not answer it"
+    if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:
+        return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'answer of that kind')}"
+    return ""
+
+
 def _quote_terms(stem_terms: list[str], question: str) -> str:
     """Show the user the words of their question that the article lacks, as they typed them."""
     words = []
