@@ -26,8 +26,8 @@ class Embedder(Protocol):
     name: str
     dim: int
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Return an ``(len(texts), dim)`` float32 array of L2-normalized vectors."""
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Return an ``(len(texts), dim)`` float32 array of L2-normalized vectors (``progress``: show a bar)."""
         ...
 
 
@@ -142,10 +142,11 @@ class OnnxEmbedder(_CachedEmbedder):
         # Texts of similar length share a batch, so little of each batch is padding.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out = np.zeros((len(texts), self.dim), np.float32)
-        starts = range(0, len(texts), self.batch_size)
-        for start in tqdm(starts, desc="Embedding", unit="batch", disable=not progress or len(starts) < 2):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._encode_batch([encodings[i].ids for i in rows])
+        with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress or len(texts) <= self.batch_size) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                out[rows] = self._encode_batch([encodings[i].ids for i in rows])
+                bar.update(len(rows))
         return out
 
     def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:

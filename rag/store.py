@@ -167,8 +167,6 @@ def build_index(
     With ``previous`` (an index built with the same settings) only added and changed files are
     parsed and embedded; the others keep their chunks and vectors.
     """
-    from tqdm.auto import tqdm
-
     root = config.paths.corpus_dir
     files = files if files is not None else scan(root)
     settings = _settings(config, embedder.name, embedder.dim)
@@ -207,13 +205,9 @@ def build_index(
         raise CorpusError(f"No readable documents in {root} ({reasons}). Add UTF-8 text, Markdown, HTML or PDF files.")
 
     texts = [embed_text(c) for _, chunks, _, vecs in parts if vecs is None for c in chunks]
-    batch = max(1, config.embed.batch_size)
-    fresh: list[np.ndarray] = []
-    with tqdm(total=len(texts), desc="Embedding passages", unit="passage", disable=not progress or not texts) as bar:
-        for i in range(0, len(texts), batch):
-            fresh.append(embedder.embed(texts[i : i + batch]))
-            bar.update(len(texts[i : i + batch]))
-    new_vectors = np.concatenate(fresh).astype(np.float32) if fresh else np.zeros((0, embedder.dim), np.float32)
+    # One call, so the embedder can batch texts of similar length together (a batch is padded to its longest
+    # text; in document order, half the tokens of a structured corpus were padding).
+    new_vectors = embedder.embed(texts, progress=progress) if texts else np.zeros((0, embedder.dim), np.float32)
 
     documents: list[Document] = []
     chunks_out: list[Chunk] = []
