@@ -81,6 +81,11 @@ class SentenceTransformerEmbedder(_CachedEmbedder):
         self.dim = int(getter() or 0)
         self.batch_size = batch_size
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, as embedded (truncated; without the special tokens)."""
+        ids = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [max(min(len(i), self._model.max_seq_length - 2), 1) for i in ids]
+
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         return self._model.encode(
             texts,
@@ -135,6 +140,10 @@ class OnnxEmbedder(_CachedEmbedder):
         self.dim = int(self._session.get_outputs()[0].shape[-1])
         self.batch_size = batch_size
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, as embedded (truncated; without [CLS] and [SEP])."""
+        return [max(len(e.ids) - 2, 1) for e in self._tokenizer.encode_batch(list(texts))]
+
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         from tqdm.auto import tqdm
 
@@ -181,6 +190,12 @@ class FakeEmbedder:
                 bucket = int.from_bytes(hashlib.blake2b(stem.encode(), digest_size=4).digest(), "little")
                 out[row, bucket % self.dim] += 1.0
         return _normalize(out + 1e-6)
+
+
+def token_counts(embedder: Embedder, texts: Sequence[str]) -> list[int]:
+    """How much of the model's input each text is: its own count when the embedder has one, else its words."""
+    counter = getattr(embedder, "count_tokens", None)
+    return counter(texts) if counter is not None else [max(len(_WORD.findall(t.lower())), 1) for t in texts]
 
 
 def load_embedder(model: str, batch_size: int = 8) -> Embedder:

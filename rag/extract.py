@@ -262,8 +262,10 @@ class Reader:
         self.embedder = embedder
         self.config = config
         self.w = weights or ReaderConfig()
-        # Sentence vectors are computed when a sentence is first scored: most are never read.
+        # Sentence vectors come with the index; an index without them (built in memory by a test's fake, or by an
+        # older version) has each sentence embedded when it is first scored.
         self._vectors: dict[int, np.ndarray] = {}
+        self._stored = index.sentence_vectors
         # The word facts are stored with the index; an index built in memory (or by an older version) builds them.
         lexicon = index.lexicon or build_lexicon(index.corpus.documents, index.chunks, index.sentences)
         index.lexicon = lexicon
@@ -282,9 +284,11 @@ class Reader:
         return self._vectors[sid]
 
     def prefetch(self, sids: list[int]) -> None:
-        """Embed the given sentences in one batch (the retrieved passages' sentences, per question)."""
+        """Fetch (or embed, in one batch) the vectors of the given sentences: the retrieved passages', per question."""
         todo = [i for i in dict.fromkeys(sids) if i not in self._vectors]
-        if todo:
+        if todo and self._stored is not None:
+            self._vectors.update(zip(todo, self._stored[todo].astype(np.float32), strict=True))
+        elif todo:
             vecs = self.embedder.embed([self.index.sentences[i].text for i in todo])
             self._vectors.update(zip(todo, vecs, strict=True))
 

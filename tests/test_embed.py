@@ -82,6 +82,9 @@ def test_onnx_vectors_match_sentence_transformers(onnx):
     assert onnx.name != torch_embedder.name, "the index manifest tells embedders apart by name"
     cosines = np.sum(onnx.embed(SENTENCES) * torch_embedder.embed(SENTENCES), axis=1)
     assert cosines.min() >= 0.99, cosines
+    # Both count the same word pieces (passage vectors are token-weighted means of sentence vectors).
+    assert onnx.count_tokens(SENTENCES) == torch_embedder.count_tokens(SENTENCES)
+    assert onnx.count_tokens(["word " * 400]) == [254]
 
 
 @pytest.mark.slow

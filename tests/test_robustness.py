@@ -340,7 +340,7 @@ def test_missing_model_errors_name_the_pip_install(monkeypatch, tmp_path):
 
 # -- the previous good index keeps serving ----------------------------------------------------------------------------
 class ExplodingEmbedder(FakeEmbedder):
-    """Fails after ``after`` batches, like a model that runs out of memory in the middle of a rebuild."""
+    """Fails after ``after`` calls, like a model that runs out of memory in the middle of a rebuild."""
 
     def __init__(self, after: int) -> None:
         super().__init__()
@@ -373,8 +373,8 @@ def test_previous_index_keeps_serving_while_a_rebuild_fails_midway(built, monkey
     reader = threading.Thread(target=keep_asking)
     reader.start()
     try:
-        with pytest.raises(MemoryError):  # the build itself fails midway
-            open_index(cfg.replace(**{"embed.batch_size": 2}), ExplodingEmbedder(after=1), rebuild=True, progress=False)
+        with pytest.raises(MemoryError):  # the build itself fails midway (indexing embeds in one call)
+            open_index(cfg, ExplodingEmbedder(after=0), rebuild=True, progress=False)
 
         import rag.store
 

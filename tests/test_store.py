@@ -2,17 +2,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.corpus import load_corpus
-from rag.embed import FakeEmbedder
+from rag.embed import FakeEmbedder, token_counts
 from rag.errors import CorpusError, IndexError_, StaleIndexError
-from rag.lexicon import build_lexicon
-from rag.store import CURRENT, build_index, embed_text, load_index, open_index, save_index
+from rag.extract import Reader
+from rag.lexicon import build_lexicon, sentences_by_chunk
+from rag.store import CURRENT, build_index, load_index, open_index, passage_context, save_index
 
 from .conftest import ARTICLE
 
@@ -216,7 +216,8 @@ def test_incremental_update_re_embeds_only_the_changed_file(make_config, tmp_pat
     second = open_index(cfg, emb, progress=False)
     assert second.changes["changed"] == ["onboarding.md"] and second.changes["added"] == ["faq.md"]
     assert second.changes["removed"] == ["old.txt"] and second.changes["unchanged"] == ["deploy.md"]
-    assert emb.seen and all("Onboarding" in t or "FAQ" in t for t in emb.seen)  # nothing of deploy.md again
+    assert "New staff get a laptop and a badge on day one." in emb.seen and "The VPN needs a hardware key." in emb.seen
+    assert not any("Roll back" in t or "Deployment" in t or "laptop on day one" in t for t in emb.seen)  # nothing old
     assert {d.source for d in second.corpus.documents} == {"deploy.md", "faq.md", "onboarding.md"}
     for c in second.chunks:
         assert second.corpus.get(c.source).text[c.start : c.end] == c.text
@@ -238,20 +239,50 @@ class CallRecordingEmbedder(FakeEmbedder):
         return super().embed(texts)
 
 
-def test_indexing_hands_every_new_passage_to_the_embedder_at_once(make_config, tmp_path):
-    """One call, so the embedder can batch passages of similar length (a batch is padded to its longest text):
-    in slices of eight, in document order, indexing a mixed corpus ran 2.5x slower."""
+def test_indexing_embeds_each_sentence_once_and_passages_come_from_their_sentences(make_config, tmp_path):
+    """One embedder call (so it can batch texts of similar length) over the sentences and the distinct
+    title/heading lines; a passage's vector is the token-weighted mean of those; the sentence vectors are
+    stored with the index, so the reader does not embed them per question."""
     corpus = tmp_path / "wiki"
     corpus.mkdir()
     for n in range(5):
-        body = "\n\n".join(f"## Part {k}\n\n" + "Words of a longer section here. " * (k * 7 + 1) for k in range(4))
+        body = "\n\n".join(f"## Part {k}\n\n" + f"Words of section {k} here. " * (k * 7 + 1) for k in range(4))
         (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n{body}\n", encoding="utf-8")
+    cfg = make_config(corpus)
     emb = CallRecordingEmbedder()
-    index = build_index(make_config(corpus), emb, progress=True)
-    assert emb.calls == [(len(index.chunks), True)] and len(index.chunks) > 16
-    # Vectors stay with their passages.
-    expected = FakeEmbedder().embed([embed_text(c) for c in index.chunks])
-    assert np.allclose(index.chunk_vectors.reconstruct_n(0, index.chunk_vectors.ntotal), expected)
+    index = build_index(cfg, emb, progress=True)
+    contexts = {passage_context(c) for c in index.chunks}
+    assert emb.calls == [(len(index.sentences) + len(contexts), True)] and len(index.chunks) > 16
+    fake = FakeEmbedder()
+    sentence_vectors = fake.embed([s.text for s in index.sentences])
+    assert np.allclose(index.sentence_vectors, sentence_vectors, atol=1e-3)
+    inside = sentences_by_chunk(index.chunks, index.sentences)
+    for chunk in index.chunks:
+        ids = inside[chunk.id]
+        assert ids  # every passage here holds whole sentences
+        words = token_counts(fake, [index.sentences[i].text for i in ids] + [passage_context(chunk)])
+        total = sum(n * sentence_vectors[i] for n, i in zip(words, ids))
+        total = total + words[-1] * fake.embed([passage_context(chunk)])[0]
+        assert np.allclose(index.chunk_vectors.reconstruct(chunk.id), total / np.linalg.norm(total), atol=1e-5)
+    # Stored and read back; the reader takes them from the index instead of the embedder.
+    save_index(index, cfg.paths.index_dir)
+    loaded = load_index(cfg, emb.name, emb.dim)
+    assert np.array_equal(loaded.sentence_vectors, index.sentence_vectors)
+    emb.calls.clear()
+    reader = Reader(loaded, emb, cfg.answer)
+    reader.prefetch(list(range(len(loaded.sentences))))
+    assert emb.calls == [] and np.allclose(reader.sentence_vector(3), sentence_vectors[3], atol=1e-3)
+
+
+def test_an_index_of_whole_passage_vectors_is_rebuilt(make_config, corpus_dir):
+    cfg = make_config(corpus_dir)
+    index = open_index(cfg, FakeEmbedder(), progress=False)
+    manifest = index.path / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["passage_vectors"]  # as an index of the previous release has it
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(StaleIndexError, match="passage_vectors changed \\('whole-text' -> 'sentence-mean'\\)"):
+        load_index(cfg, "fake-embedder", FakeEmbedder().dim)
 
 
 def test_an_unparsable_file_is_skipped_with_its_reason_and_the_rest_is_indexed(make_config, tmp_path):
