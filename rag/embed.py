@@ -50,7 +50,16 @@ class _CachedEmbedder:
         raise NotImplementedError
 
     def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        unique = list(dict.fromkeys(texts))
+        if len(unique) > self._cache_size:
+            # Bulk work (indexing): these texts would only push the questions out of the cache, and caching them
+            # would hold every vector twice until the cache is trimmed.
+            vectors = self._encode(unique, progress)
+            if len(unique) == len(texts):
+                return vectors
+            row = {text: i for i, text in enumerate(unique)}
+            return vectors[[row[t] for t in texts]]
+        missing = [t for t in unique if t not in self._cache]
         if missing:
             for text, vec in zip(missing, self._encode(missing, progress), strict=True):
                 self._cache[text] = vec.astype(np.float32)
@@ -147,14 +156,15 @@ class OnnxEmbedder(_CachedEmbedder):
     def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         from tqdm.auto import tqdm
 
-        encodings = self._tokenizer.encode_batch(texts)  # truncated, not padded
+        # Truncated, not padded; only the ids are kept, not a whole Encoding (offsets, tokens, masks) per text.
+        token_ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
         # Texts of similar length share a batch, so little of each batch is padding.
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        order = np.argsort([len(ids) for ids in token_ids], kind="stable")
         out = np.zeros((len(texts), self.dim), np.float32)
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress or len(texts) <= self.batch_size) as bar:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                out[rows] = self._encode_batch([encodings[i].ids for i in rows])
+                out[rows] = self._encode_batch([token_ids[i] for i in rows])
                 bar.update(len(rows))
         return out
 

@@ -96,3 +96,28 @@ def test_onnx_ranks_the_troops_sentence_first(onnx):
 def test_every_onnx_embedder_is_a_known_model():
     for name, (tokenizer_model, max_tokens) in ONNX_EMBEDDERS.items():
         assert name in KNOWN_MODELS and tokenizer_model in KNOWN_MODELS and max_tokens > 0
+
+
+def test_bulk_embedding_bypasses_the_cache_and_keeps_rows_in_order():
+    from rag.embed import _CachedEmbedder
+
+    class Counting(_CachedEmbedder):
+        name, dim = "counting", 2
+
+        def __init__(self) -> None:
+            super().__init__(cache_size=3)
+            self.encoded: list[str] = []
+
+        def _encode(self, texts, progress):
+            self.encoded.extend(texts)
+            return np.array([[len(t), 1.0] for t in texts], np.float32)
+
+    emb = Counting()
+    emb.embed(["a question?"])
+    texts = ["one", "three", "one", "sixteen", "twenty-two", "three"]  # more distinct texts than the cache holds
+    out = emb.embed(texts)
+    assert out[:, 0].tolist() == [len(t) for t in texts]
+    assert emb.encoded.count("one") == 1 and "one" not in emb._cache  # embedded once, not cached
+    emb.encoded.clear()
+    emb.embed(["a question?"])
+    assert emb.encoded == []  # the question is still cached
