@@ -265,7 +265,6 @@ class Reader:
         # Sentence vectors come with the index; an index without them (built in memory by a test's fake, or by an
         # older version) has each sentence embedded when it is first scored.
         self._vectors: dict[int, np.ndarray] = {}
-        self._stored = index.sentence_vectors
         # The word facts are stored with the index; an index built in memory (or by an older version) builds them.
         lexicon = index.lexicon or build_lexicon(index.corpus.documents, index.chunks, index.sentences)
         index.lexicon = lexicon
@@ -286,8 +285,9 @@ class Reader:
     def prefetch(self, sids: list[int]) -> None:
         """Fetch (or embed, in one batch) the vectors of the given sentences: the retrieved passages', per question."""
         todo = [i for i in dict.fromkeys(sids) if i not in self._vectors]
-        if todo and self._stored is not None:
-            self._vectors.update(zip(todo, self._stored[todo].astype(np.float32), strict=True))
+        stored = self.index.sentence_vectors
+        if todo and stored is not None:
+            self._vectors.update(zip(todo, stored[todo].astype(np.float32), strict=True))
         elif todo:
             vecs = self.embedder.embed([self.index.sentences[i].text for i in todo])
             self._vectors.update(zip(todo, vecs, strict=True))
