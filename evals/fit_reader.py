@@ -30,7 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "evals"))
+
 from rag.config import ReaderConfig  # noqa: E402
+from rag.evaluate import load_questions  # noqa: E402
 from rag.extract import ABSTAIN_RULES, Signals, lm_abstention  # noqa: E402
 
 GRID: dict[str, list[float]] = {
@@ -43,18 +46,44 @@ GRID: dict[str, list[float]] = {
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
     "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
 }
+# The LM's yes/no verdict ("Yes" from P(Yes) >= yes_min) does not touch abstention: fitted on its own, first.
+YES_MIN_GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
 FALSE_ABSTENTION_COST = 2.0
 FALSE_ABSTENTION_TOLERATED = 0.1
 SEED_SETS = ("seed_acceptance", "seed_dev", "seed_holdout")  # the article it was first tuned on: reported apart
 
 
 def load(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    from multicorpus import corpora
+
+    files = corpora()
     out = {}
     for results in sorted(run_dir.glob("*/results.jsonl")):
-        out[results.parent.name] = [json.loads(line) for line in results.open(encoding="utf-8")]
+        name = results.parent.name
+        rows = [json.loads(line) for line in results.open(encoding="utf-8")]
+        if name in files:  # each row learns its question's gold yes/no, so the LM's verdict can be replayed
+            gold = {q.id: q.answers[0] for q in load_questions(files[name][1]) if q.answers and q.answers[0] in ("Yes", "No")}
+            for r in rows:
+                r["gold_yes_no"] = gold.get(r["id"], "")
+        out[name] = rows
     if not out:
         raise SystemExit(f"No */results.jsonl under {run_dir}: run evals/multicorpus.py --set reader.abstain=false first.")
     return out
+
+
+def correct(row: dict[str, Any], w: ReaderConfig) -> bool:
+    """Is the would-be answer right under ``w``? A yes/no question the LM judged is right when P(Yes) vs
+    ``w.yes_min`` gives the gold verdict; anything else is as it was answered."""
+    p = (row.get("signals") or {}).get("says_yes")
+    if p is not None and row.get("gold_yes_no"):
+        return ("Yes" if p >= w.yes_min else "No") == row["gold_yes_no"]
+    return bool(row.get("answer_correct"))
+
+
+def fit_yes_min(corpora: dict[str, list[dict[str, Any]]]) -> float:
+    """The yes_min that gets the most yes/no verdicts right, summed over the corpora (ties: nearest 0.75)."""
+    rows = [r for rows in corpora.values() for r in rows if r.get("gold_yes_no")]
+    return max(YES_MIN_GRID, key=lambda t: (sum(correct(r, ReaderConfig(yes_min=t)) for r in rows), -abs(t - 0.75)))
 
 
 def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
@@ -74,7 +103,7 @@ def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     answered = [r for r in answerable if not abstains(r, w)]
-    right = sum(1 for r in answered if r.get("answer_correct"))
+    right = sum(1 for r in answered if correct(r, w))
     cited = sum(1 for r in answered if r.get("citation_hit"))
     declined = sum(1 for r in unanswerable if abstains(r, w))
     acc = right / len(answerable) if answerable else 1.0
@@ -90,9 +119,10 @@ def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
 
 
 def fit(corpora: dict[str, list[dict[str, Any]]], keys: list[str]) -> ReaderConfig:
-    best, best_value = ReaderConfig(), -1.0
-    for values in itertools.product(*(GRID[k] for k in keys)):
-        w = dataclasses.replace(ReaderConfig(), **dict(zip(keys, values, strict=True)))
+    start = ReaderConfig(yes_min=fit_yes_min(corpora)) if "yes_min" in keys else ReaderConfig()
+    best, best_value = start, -1.0
+    for values in itertools.product(*(GRID[k] for k in keys if k in GRID)):
+        w = dataclasses.replace(start, **dict(zip([k for k in keys if k in GRID], values, strict=True)))
         value = sum(score(rows, w)["objective"] for rows in corpora.values()) / len(corpora)
         if value > best_value + 1e-9:
             best, best_value = w, value
@@ -110,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min"] if has_judge else [])
     keys += ["judge_min_if_none", "judge_min_if_uncopied"] if has_direct else []
+    keys += ["yes_min"] if any((r.get("signals") or {}).get("says_yes") is not None for rows in runs.values() for r in rows) else []
 
     def row(label: str, s: dict[str, float], extra: str = "") -> str:
         cells = [s["answer_accuracy"], s["cited"], s["abstention"], s["false_abstention"], s["token_f1"]]

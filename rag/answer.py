@@ -210,12 +210,13 @@ class Pipeline:
                 if (why := lm_abstention(kind, p, None, w)) and w.abstain:  # no short answer needed then
                     return self._abstain(answer, why)
             if kind == "yesno" and "judge" in tasks:
-                p = says_yes(self.generator, question, evidence, context)
+                # Only the cited sentences: the runners-up talk of neighbouring things, and the LM mixes them in.
+                cited = [e.sentence for e in sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start))]
+                p = says_yes(self.generator, question, cited, context)
                 answer.signals["says_yes"] = round(p, 4)
-                if abs(p - 0.5) >= w.polarity_confidence:
-                    verdict = "Yes" if p >= 0.5 else "No"
-                    answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
-                    answer.generator = "lm-judged"
+                verdict = "Yes" if p >= w.yes_min else "No"
+                answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
+                answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why"):
                 direct, answer.signals["direct"] = direct_answer(self.generator, question, evidence, context)
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:

@@ -167,8 +167,9 @@ class ReaderConfig:
     # A question asking for a figure, date, name or place (rag.extract.TYPED_KINDS) whose short answer the LM could
     # not copy from those sentences (it said none, made one up, or repeated a whole sentence) needs this judge.
     judge_min_if_uncopied: float = 0.9
-    # The LM's yes/no verdict replaces the rule-based one when P("Yes") is this far from 0.5.
-    polarity_confidence: float = 0.25
+    # The LM's yes/no verdict (P("Yes") from the cited sentences) is "Yes" from this up, else "No": Qwen leans to
+    # "Yes" (it gave 0.8 to "do I need to agree ...?" against "You are not required to accept ..."), so 0.5 is too low.
+    yes_min: float = 0.75
     # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
     abstain: bool = True
 

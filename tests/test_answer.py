@@ -94,6 +94,25 @@ def test_yes_no_question_is_answered_yes_or_no_first(fake_pipeline):
     assert yes.answer.startswith("Yes.") and "doubling" in yes.answer
 
 
+@pytest.mark.parametrize(("p_yes", "verdict"), [(0.7, "No"), (0.75, "Yes"), (0.95, "Yes")])
+def test_the_lm_settles_yes_or_no_from_the_cited_sentences_alone(make_config, p_yes, verdict):
+    """The rules say "Yes" here; the LM's verdict replaces theirs, and it leans to "Yes", so it needs yes_min."""
+    fake = FakeGenerator(yes=p_yes)
+    pipe = Pipeline.load(make_config(**{"generate.tasks": ["judge"]}), embedder=FakeEmbedder(), generator=fake,
+                         progress=False)
+    ans = pipe.ask("Is Japan doubling its military spending?")
+    assert ans.answer.startswith(f"{verdict}. ") and ans.signals["says_yes"] == p_yes
+    assert ans.generator == "lm-judged" and len(fake.judged) == 1
+    shown = fake.judged[0][-1]["content"]
+    assert all(c.text in shown for c in ans.citations)
+    # Only what is cited: no runner-up sentence of the passages reaches the verdict.
+    cited = {c.text for c in ans.citations}
+    runner_up = next(e.sentence.text for e in pipe.reader.decide(analyze(ans.question), ans.passages,
+                                                                  pipe.embedder.embed([ans.question])[0]).runners_up
+                     if e.sentence.text not in cited)
+    assert runner_up not in shown
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "verdict"),
     [
