@@ -17,7 +17,7 @@ from .cite import citations_for, marker_for, novel_coverage, verify
 from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
-from .extract import Decision, Evidence, Reader, analyze, lm_abstention
+from .extract import Decision, Evidence, QuestionInfo, Reader, analyze, gives_figure, lm_abstention
 from .generate import Generator, load_generator_from_config
 from .guard import classify_intent, clean_question
 from .judge import answers_question, direct_answer, says_yes
@@ -176,7 +176,7 @@ class Pipeline:
             yield TextDelta(piece)
         shown = base.answer
         if not decision.abstain and self.generator is not None and info.kind != "summary":
-            self._refine(base, standalone, info.kind, decision, retrieval.passages)
+            self._refine(base, standalone, info, decision, retrieval.passages)
             if base.answer != shown:
                 yield TextDelta(base.answer, replace=True)
         timings.total_s = time.perf_counter() - t0
@@ -188,9 +188,10 @@ class Pipeline:
         answer.abstained, answer.reason, answer.generator = True, "not_in_article", "extractive"
         answer.citations = []
 
-    def _refine(self, answer: Answer, question: str, kind: str, decision: Decision, passages: list[Passage]) -> None:
+    def _refine(self, answer: Answer, question: str, info: QuestionInfo, decision: Decision, passages: list[Passage]) -> None:
         """The LM's checked jobs, as configured: judge the evidence, settle yes/no, give a short answer."""
         assert self.generator is not None
+        kind = info.kind
         tasks = set(self.config.generate.tasks)
         w = self.config.reader
         # The LM reads the cited sentences and the next best ones, in document order: it may find the answer in
@@ -219,6 +220,8 @@ class Pipeline:
                 answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why"):
                 direct, answer.signals["direct"] = direct_answer(self.generator, question, evidence, context)
+                if direct is not None and not gives_figure(info, direct.text):
+                    direct, answer.signals["direct"] = None, "no_figure"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:
                     return self._abstain(answer, why)
                 if direct is not None:

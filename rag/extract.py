@@ -608,7 +608,15 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 
 # What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).
-UNCOPIED = ("none", "not_copied", "restates")
+# "no_figure": it copied a phrase, but a question asking for a figure or a date got one without any ("GNU Emacs" for
+# "which version ...?"): the sentences it read hold none.
+UNCOPIED = ("none", "not_copied", "restates", "no_figure")
+FIGURE_KINDS = ("how_many", "number", "when_exact")
+
+
+def gives_figure(info: QuestionInfo, phrase: str) -> bool:
+    """Does a short answer hold what a figure or date question asks for? (Other kinds: always.)"""
+    return info.kind not in FIGURE_KINDS or _type_ok(info, phrase)
 
 
 def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: ReaderConfig) -> str:

@@ -182,14 +182,15 @@ def test_a_direct_answer_copied_from_the_evidence_replaces_the_extractive_one(ma
 
 
 def test_a_direct_answer_found_in_a_runner_up_sentence_cites_that_sentence(make_config):
+    question = "What constrains Japan's military capabilities?"  # an open question: any phrase may answer it
     probe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(), generator=None, progress=False)
-    retrieval = probe.retriever.search(HOW_MANY)
-    decision = probe.reader.decide(analyze(HOW_MANY), retrieval.passages, retrieval.query_vector)
+    retrieval = probe.retriever.search(question)
+    decision = probe.reader.decide(analyze(question), retrieval.passages, retrieval.query_vector)
     runner = decision.runners_up[0].sentence
     assert runner.text not in {e.sentence.text for e in decision.evidence}
     phrase = " ".join(runner.text.split()[2:6])
     pipe = Pipeline.load(make_config(**DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(phrase), progress=False)
-    ans = pipe.ask(HOW_MANY)
+    ans = pipe.ask(question)
     assert ans.generator == "lm" and ans.answer == f"{phrase} [1]" and ans.signals["direct"] == "copied"
     assert [c.text for c in ans.citations] == [runner.text]
     _exact(pipe, ans)
@@ -216,6 +217,19 @@ def test_the_judge_can_only_turn_an_answer_into_an_abstention(make_config, p_yes
 
 BOTH = {"generate.tasks": ["judge", "direct"], "reader.judge_min_if_uncopied": 0.9, "reader.judge_min_if_none": 0.55}
 OTHER = "What constrains Japan's military capabilities?"
+
+
+@pytest.mark.parametrize(("p_yes", "abstains"), [(0.8, True), (0.95, False)])
+def test_a_short_answer_without_a_figure_does_not_answer_how_many(make_config, p_yes, abstains):
+    """The phrase is copied from the cited sentence, but "how many" wants a number: it counts as no short answer."""
+    pipe = Pipeline.load(make_config(**BOTH), embedder=FakeEmbedder(),
+                         generator=FakeGenerator("considerable military infrastructure", yes=p_yes), progress=False)
+    ans = pipe.ask(HOW_MANY)
+    assert ans.signals["direct"] == "no_figure" and ans.abstained is abstains
+    if abstains:
+        assert "give no such number" in ans.answer
+    else:  # a sure judge keeps the extractive answer, figure and all
+        assert "50,000" in ans.answer and ans.generator == "extractive"
 
 
 @pytest.mark.parametrize(
