@@ -608,7 +608,7 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 
 # What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).
-# "no_figure": it copied a phrase, but a question asking for a figure or a date got one without any ("GNU Emacs" for
+# "no_figure": it copied a phrase, but a question asking for a figure or a date got one without any (a product name for
 # "which version ...?"): the sentences it read hold none.
 UNCOPIED = ("none", "not_copied", "restates", "no_figure")
 FIGURE_KINDS = ("how_many", "number", "when_exact")
