@@ -283,6 +283,13 @@ def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
     raise ConfigError(f"{origin}: {key} has an unsupported type")  # pragma: no cover
 
 
+# Settings a release removed, with what to do instead: an old config file gets told, not just "unknown".
+REPLACED = {
+    "reader.polarity_confidence": "the LM's yes/no verdict is now 'Yes' from P(Yes) >= reader.yes_min (default 0.75) "
+    "and always replaces the rules' verdict; remove the line, or set reader.yes_min.",
+}
+
+
 def _apply(cfg: Config, items: Iterable[tuple[str, Any]], origin: str) -> Config:
     sections = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
     for dotted, value in items:
@@ -294,6 +301,8 @@ def _apply(cfg: Config, items: Iterable[tuple[str, Any]], origin: str) -> Config
             )
         current = sections[section]
         hints = typing.get_type_hints(type(current))
+        if dotted in REPLACED:
+            raise ConfigError(f"{origin}: {dotted!r} is no longer a setting: {REPLACED[dotted]}")
         if key not in hints:
             known = ", ".join(f"{section}.{k}" for k in hints)
             raise ConfigError(f"{origin}: unknown setting {dotted!r}. Known in [{section}]: {known}.")

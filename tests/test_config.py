@@ -26,6 +26,13 @@ def test_unknown_key_and_bad_value_name_the_problem(tmp_path):
         parse_set(["top_k"])
 
 
+def test_a_setting_a_release_replaced_says_what_to_use_instead(tmp_path):
+    old = tmp_path / "rag.toml"
+    old.write_text("[reader]\npolarity_confidence = 0.25\n")
+    with pytest.raises(ConfigError, match=r"polarity_confidence' is no longer a setting: .*reader\.yes_min"):
+        load_config(old, environ={})
+
+
 def test_missing_or_invalid_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", environ={})
