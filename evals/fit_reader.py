@@ -29,7 +29,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 sys.path.insert(0, str(ROOT / "evals"))
 
 from rag.config import ReaderConfig  # noqa: E402
@@ -121,8 +120,9 @@ def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
 def fit(corpora: dict[str, list[dict[str, Any]]], keys: list[str]) -> ReaderConfig:
     start = ReaderConfig(yes_min=fit_yes_min(corpora)) if "yes_min" in keys else ReaderConfig()
     best, best_value = start, -1.0
-    for values in itertools.product(*(GRID[k] for k in keys if k in GRID)):
-        w = dataclasses.replace(start, **dict(zip([k for k in keys if k in GRID], values, strict=True)))
+    grid_keys = [k for k in keys if k in GRID]  # yes_min is fitted above, on its own
+    for values in itertools.product(*(GRID[k] for k in grid_keys)):
+        w = dataclasses.replace(start, **dict(zip(grid_keys, values, strict=True)))
         value = sum(score(rows, w)["objective"] for rows in corpora.values()) / len(corpora)
         if value > best_value + 1e-9:
             best, best_value = w, value

@@ -212,7 +212,8 @@ class Pipeline:
                     return self._abstain(answer, why)
             if kind == "yesno" and "judge" in tasks:
                 # Only the cited sentences: the runners-up talk of neighbouring things, and the LM mixes them in.
-                cited = [e.sentence for e in sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start))]
+                chosen = {(e.sentence.source, e.sentence.start) for e in decision.evidence}
+                cited = [s for s in evidence if (s.source, s.start) in chosen]  # already in document order
                 p = says_yes(self.generator, question, cited, context)
                 answer.signals["says_yes"] = round(p, 4)
                 verdict = "Yes" if p >= w.yes_min else "No"
