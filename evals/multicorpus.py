@@ -55,12 +55,24 @@ def _metric(overall: dict[str, Any], key: str) -> str:
     return f"{value:.2f}" if key.endswith("_s") else f"{100 * value:.0f} %"
 
 
+def _subset(questions: Path, ids: set[str], folder: Path) -> Path | None:
+    """The questions of ``questions`` with these ids, written to ``folder``; None when it has none of them."""
+    lines = [line for line in questions.read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line).get("id") in ids]
+    if not lines:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / questions.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / questions.name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--corpora", default="", help="comma-separated names (default: all)")
     parser.add_argument("--out", default=str(ROOT / "evals" / "out" / "dev"))
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--ids", default="", help="comma-separated question ids: rerun only these (e.g. the failures)")
     parser.add_argument("--typed", action="store_true",
                         help="ask every question as people type it (lower case, no '?', one typo: evals/typed.py)")
     args = parser.parse_args(argv)
@@ -87,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
 
             write_typed([str(Path(args.out) / "typed" / name), str(questions)])
             questions = Path(args.out) / "typed" / name / questions.name
+        if args.ids:
+            questions = _subset(questions, set(args.ids.split(",")), out / "subset" / name)
+            if questions is None:
+                continue
         cfg = load_config(overrides=[*parse_set(args.sets), ("paths.corpus_dir", str(folder)),
                                      ("paths.index_dir", str(out / "index" / folder.name))])
         summary = run_eval(questions, out / name, {"run": (cfg, [])}, limit=args.limit,

@@ -220,7 +220,9 @@ class Pipeline:
                 answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
                 answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why"):
-                direct, answer.signals["direct"] = direct_answer(self.generator, question, evidence, context)
+                direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context)
+                if reply:  # what the LM said, copied or not: reports show what verification declined
+                    answer.signals["direct_reply"] = reply[:200]
                 if direct is not None and not gives_figure(info, direct.text):
                     direct, answer.signals["direct"] = None, "no_figure"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import GenerationError
 from .generate import Generator
 from .schema import Span
-from .text import content_terms, fuzzy_in
+from .text import STOPWORDS, content_terms, fuzzy_in
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +65,81 @@ class DirectAnswer:
 
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-"})
+# What a reader skips and a small LM drops when it copies: Markdown emphasis and code marks, escapes ("\\_"), and
+# bracketed reference tags without spaces ("red[R], green[G]" is copied as "red, green").
+_MARKUP = re.compile(r"[`*\\]|(?<!\w)_{1,2}|_{1,2}(?!\w)|\[[^\]\s]{1,40}\]")
 
 
-def _find(phrase: str, sentence: Span) -> tuple[int, int] | None:
-    """Where ``phrase`` stands in the sentence, ignoring case, quote style and runs of whitespace."""
+def _pattern(words: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+
+
+def _find(phrase: str, text: str) -> tuple[int, int] | None:
+    """Where ``phrase`` stands in ``text``, ignoring case, quote style and runs of whitespace, and failing that
+    the markup the LM left out."""
     words = phrase.translate(_QUOTES).split()
     if not words:
         return None
-    pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
-    match = pattern.search(sentence.text.translate(_QUOTES))
-    return (match.start(), match.end()) if match else None
+    text = text.translate(_QUOTES)
+    if match := _pattern(words).search(text):
+        return match.start(), match.end()
+    kept = [i for i, _ in enumerate(text)]  # the markup-free text, and where each of its characters stands
+    for cut in reversed(list(_MARKUP.finditer(text))):
+        del kept[cut.start() : cut.end()]
+    bare_words = _MARKUP.sub("", " ".join(words)).split()
+    if not kept or not bare_words:
+        return None
+    match = _pattern(bare_words).search("".join(text[i] for i in kept))
+    return (kept[match.start()], kept[match.end() - 1] + 1) if match else None
+
+
+_LIST_SEPARATOR = re.compile(r"\s*(?:,|;|\band\b|\bor\b|&)\s*", re.IGNORECASE)
+
+
+def _find_list(phrase: str, text: str) -> tuple[int, int] | None:
+    """A list the LM re-punctuated ("red, green, blue" of "red, green and blue"): every item in order, close together;
+    the answer is the document's own stretch from the first item to the last."""
+    items = [item for item in _LIST_SEPARATOR.split(phrase) if item.strip()]
+    if len(items) < 2:
+        return None
+    spans, pos = [], 0
+    for item in items:
+        found = _find(item, text[pos:])
+        if found is None:
+            return None
+        spans.append((pos + found[0], pos + found[1]))
+        pos += found[1]
+    start, end = spans[0][0], spans[-1][1]
+    return (start, end) if end - start <= 2 * len(phrase) + 20 else None
+
+
+# A whole sentence this short is a term or a value (a definition list's "ffi_type_pointer", a URL on its own line):
+# copied whole, it is the answer. A longer one copied whole only repeats the extractive answer.
+SHORT_SENTENCE_WORDS = 8
+
+
+# A bare figure reads better with what it counts: "5" for "how long may it be" is "5 words" in the sentence.
+_BARE_FIGURE = re.compile(r"\d[\d,.]*")
+_UNIT_AFTER = re.compile(r"[ \t]+([A-Za-z]+)\b")
+
+
+def _with_unit(sentence: str, start: int, end: int) -> int:
+    """Where a bare figure's answer ends once the word it counts (not a stopword) is taken in."""
+    if not _BARE_FIGURE.fullmatch(sentence[start:end]):
+        return end
+    unit = _UNIT_AFTER.match(sentence, end)
+    return unit.end() if unit and unit.group(1).lower() not in STOPWORDS else end
+
+
+# An identifier as manuals write them: an option, a path, a snake_case or dotted name, an ALL-CAPS constant.
+_CODE = re.compile(r"^(?:--?|/)\w|\w_\w|\w[./:]\w|^[A-Z][A-Z0-9_]+\b")
 
 
 def says_something(phrase: str, question: str) -> bool:
     """A short answer must add to the question ("advanced weaponry" for "What advanced weaponry ...?" does not),
     and a lone common word ("legacy", "transparent") is too little: one word must be a figure, a name or code."""
+    if any(_CODE.search(w) and w.lower() not in question.lower() for w in phrase.split()):
+        return True  # "--no-cache" for "Which flag skips the cache?": the identifier is the answer
     terms = content_terms(phrase)
     asked = set(content_terms(question))
     if not terms or all(fuzzy_in(t, asked) for t in terms):  # "advanced weaponry" for "advanced weapons"
@@ -87,29 +148,39 @@ def says_something(phrase: str, question: str) -> bool:
     return len(words) > 1 or bool(re.search(r"\d|[^\w\s]|_|^[A-Z]", words[0]))
 
 
+class DirectReply(NamedTuple):
+    """What became of the LM's short answer: ``status`` is "copied", "none" (it found no answer), "not_copied",
+    "restates" or "error"; ``reply`` is its text as given, kept so reports can show what was declined."""
+
+    answer: DirectAnswer | None
+    status: str
+    reply: str = ""
+
+
 def direct_answer(
     generator: Generator, question: str, evidence: list[Span], context: str = "", max_new_tokens: int = 24
-) -> tuple[DirectAnswer | None, str]:
-    """A short answer phrase copied from one of the evidence sentences (no copy, no answer), and what became of
-    the LM's reply: "copied", "none" (it found no answer), "not_copied", "restates" or "error"."""
+) -> DirectReply:
+    """A short answer phrase copied from one of the evidence sentences: no copy, no answer."""
     messages = _messages(question, evidence, context, DIRECT)
     try:
-        reply = "".join(generator.stream(messages, max_new_tokens, stop=["\n"])).strip()
+        raw = "".join(generator.stream(messages, max_new_tokens, stop=["\n"])).strip()
     except GenerationError as exc:
         log.warning("%s; keeping the extractive answer", exc)
-        return None, "error"
-    reply = reply.strip(" \"'“”‘’`*").rstrip(".;,:")
+        return DirectReply(None, "error")
+    reply = raw.strip(" \"'“”‘’`*").rstrip(".;,:")
     if not reply or reply.upper().startswith("NONE"):
-        return None, "none"
+        return DirectReply(None, "none", raw)
     if len(reply.split()) > 16:
-        return None, "not_copied"
+        return DirectReply(None, "not_copied", raw)
     for sentence in evidence:
-        found = _find(reply, sentence)
+        found = _find(reply, sentence.text) or _find_list(reply, sentence.text)
         if found is not None:
             start, end = found
+            end = _with_unit(sentence.text, start, end)
             phrase = sentence.text[start:end]  # as the document writes it (its case, its quotes)
-            if end - start >= 0.9 * len(sentence.text) or not says_something(phrase, question):
-                return None, "restates"  # the whole sentence again, or nothing the question does not already say
-            return DirectAnswer(phrase, sentence, sentence.start + start), "copied"
+            whole = end - start >= 0.9 * len(sentence.text) and len(sentence.text.split()) > SHORT_SENTENCE_WORDS
+            if whole or not says_something(phrase, question):
+                return DirectReply(None, "restates", raw)  # the whole sentence, or nothing the question does not say
+            return DirectReply(DirectAnswer(phrase, sentence, sentence.start + start), "copied", raw)
     log.info("Direct answer %r is not a phrase of the evidence; dropped", reply)
-    return None, "not_copied"
+    return DirectReply(None, "not_copied", raw)

@@ -10,7 +10,8 @@ from rag.embed import FakeEmbedder
 from rag.errors import InvalidQuestionError
 from rag.extract import analyze
 from rag.generate import FakeGenerator
-from rag.schema import Answer, Passage, TextDelta
+from rag.judge import direct_answer
+from rag.schema import Answer, Passage, Span, TextDelta
 
 from .conftest import ARTICLE
 
@@ -353,3 +354,50 @@ def test_layout_lines_are_never_an_answer(make_config, tmp_path):
     retrieval = pipe.retriever.search("installing the tool")
     ranked = pipe.reader.rank(analyze("installing the tool"), retrieval.passages, retrieval.query_vector)
     assert [e.sentence.text for e in ranked] == ["Installing the tool takes a minute: run the installer as root."]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "reply", "phrase"),
+    [  # markup the LM leaves out when it copies
+     ("It is used by GNOME[GNOME],\nKDE[KDE] and ROX[ROX] today.", "Which desktops use it?", "GNOME, KDE and ROX",
+      "GNOME[GNOME],\nKDE[KDE] and ROX"),
+     ("Zstd offers a __training mode__ for small data.", "What does Zstd offer for small data?", "training mode",
+      "training mode"),
+     ("Pass `--no-cache` to skip it.", "Which flag skips the cache?", "--no-cache", "--no-cache"),
+     ("Set **max_size** to 0 to disable it.", "What disables it?", "Set max_size to 0", "Set **max_size** to 0"),
+     # a bare figure takes in what it counts, not a word that merely follows
+     ("A Front-Cover Text may be at most 5 words long.", "How long may a Front-Cover Text be?", "5", "5 words"),
+     ("The default weight value is 50, and the maximum is 100.", "What is the default weight?", "50", "50"),
+     ("Version 3 of the License applies.", "Which version applies?", "3", "3"),
+     ("It takes 2 MB of memory.", "How much memory does it take?", "2", "2 MB")],
+)
+def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, question, reply, phrase):
+    span = Span("doc.md", 100, 100 + len(sentence), sentence)
+    direct, status, raw = direct_answer(FakeGenerator(reply), question, [span])
+    assert status == "copied" and raw == reply
+    assert direct is not None and direct.text == phrase
+    assert sentence[direct.start - 100 :].startswith(direct.text)  # exact document text, at its own offset
+
+
+def test_a_phrase_that_is_not_in_the_sentence_even_without_markup_is_not_copied():
+    sentence = "It is used by GNOME[GNOME] and KDE[KDE]."
+    direct, status, raw = direct_answer(FakeGenerator("GNOME, KDE and XFCE"), "Which desktops?", [Span("a", 0, 39, sentence)])
+    assert direct is None and status == "not_copied" and raw == "GNOME, KDE and XFCE"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "reply", "phrase", "status"),
+    [("Which one is used is decided by GNOME[GNOME],\nKDE[KDE] and ROX[ROX] together.", "Which desktops decide?",
+      "GNOME, KDE, ROX", "GNOME[GNOME],\nKDE[KDE] and ROX", "copied"),  # a list re-punctuated
+     ("They are the same as grep -E, grep -F, and grep -r, respectively.", "What are they equivalent to?",
+      "grep -E, grep -F, grep -r", "grep -E, grep -F, and grep -r", "copied"),
+     ("ffi_type_pointer", "Which type descriptor for a pointer?", "ffi_type_pointer", "ffi_type_pointer", "copied"),
+     ("The Go API is undocumented.", "What is undocumented?", "The Go API is undocumented.",
+      "The Go API is undocumented", "copied"),  # a short sentence copied whole is the answer
+     ("The cache files must always be written to disk atomically.", "How must the cache be written?",
+      "The cache files must always be written to disk atomically", None, "restates")],  # a long one copied whole only repeats the sentence
+)
+def test_a_list_or_a_short_sentence_is_a_direct_answer(sentence, question, reply, phrase, status):
+    direct, got, _ = direct_answer(FakeGenerator(reply), question, [Span("doc", 0, len(sentence), sentence)])
+    assert got == status
+    assert (direct.text if direct else None) == phrase

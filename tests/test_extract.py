@@ -132,6 +132,8 @@ def test_a_question_names_a_document_only_when_one_stands_out(question, source):
         ("FFI_BAD_ABI", "status code for an invalid abi?", True),
         ("/usr/share/python-wheels", "where do wheels land?", True),
         ("Bullseye", "Which release dropped it?", True),
+        ("--no-cache", "Which flag skips the cache?", True),  # the identifier is the answer
+        ("ffi_call", "what does ffi_call do?", False),  # ... unless the question already names it
     ],
 )
 def test_a_direct_answer_must_say_something(phrase, question, ok):
