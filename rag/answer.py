@@ -152,7 +152,7 @@ class Pipeline:
         query = " ".join([standalone, *(m["content"] for m in turns[-2:])]) if followup else standalone
         # "What does the deployment guide say ...": a question that names a document is answered from it.
         named = self.reader.named_document(standalone) if len(self.index.corpus.documents) > 1 else None
-        retrieval = self.retriever.search(query, source=named)
+        retrieval = self.retriever.search(query, source=named, keywords=named and self.reader.without_name(query, named))
         timings.retrieve_s = time.perf_counter() - t0 - timings.rewrite_s
         info = analyze(standalone)
         qvec = retrieval.query_vector if query == standalone else self.embedder.embed([standalone])[0]

@@ -52,8 +52,11 @@ class Retriever:
         docs, scores = self._bm25.retrieve([_bm25_tokens(query)], k=n, show_progress=False)
         return [int(d) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
-    def search(self, query: str, top_k: int | None = None, source: str | None = None) -> Retrieval:
-        """The top passages for ``query``; with ``source``, only passages of that document."""
+    def search(
+        self, query: str, top_k: int | None = None, source: str | None = None, keywords: str | None = None
+    ) -> Retrieval:
+        """The top passages for ``query``; with ``source``, only passages of that document. ``keywords``: what
+        BM25 searches for instead of ``query`` (the dense search always reads the whole question)."""
         k = min(top_k or self.config.top_k, len(self.index.chunks))
         n = min(max(self.config.candidates, k), len(self.index.chunks))
         if source is not None:  # look deeper, then keep the named document's passages
@@ -66,7 +69,7 @@ class Retriever:
         channels = 1
         if self._bm25 is not None:
             channels = 2
-            for rank, cid in enumerate(self._lexical(query, n)):
+            for rank, cid in enumerate(self._lexical(keywords or query, n)):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         if source is not None:
             fused = {cid: score for cid, score in fused.items() if self.index.chunks[cid].source == source} or fused

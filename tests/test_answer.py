@@ -401,3 +401,23 @@ def test_a_list_or_a_short_sentence_is_a_direct_answer(sentence, question, reply
     direct, got, _ = direct_answer(FakeGenerator(reply), question, [Span("doc", 0, len(sentence), sentence)])
     assert got == status
     assert (direct.text if direct else None) == phrase
+
+
+def test_keyword_search_inside_a_named_document_ignores_the_words_that_name_it(make_config, tmp_path):
+    """Every passage carries its document's title, and code repeats the name: BM25 would pick name-heavy passages."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    usage = "\n\n".join(f"## Usage {i}\n\n```\nimport zorblib\nz = zorblib.Client(zorblib.DEFAULT)\nzorblib.run(z)\n```"
+                        for i in range(6))
+    (corpus / "zorblib-README.md").write_text(
+        f"# zorblib\n\nzorblib is a client library.\n\n## Compression\n\nHandles both deflate and gzip types of "
+        f"compression.\n\n{usage}\n", encoding="utf-8")
+    (corpus / "other.md").write_text("# Other guide\n\nThe other guide talks about compression levels.\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(corpus, **{"retrieve.top_k": 2}), embedder=FakeEmbedder(), generator=None,
+                         progress=False)
+    question = "zorblib compression formats?"
+    assert pipe.reader.named_document(question) == "zorblib-README.md"
+    assert pipe.reader.without_name(question, "zorblib-README.md") == "compression formats?"
+    assert pipe.reader.without_name("zorblib?", "zorblib-README.md") == "zorblib?"  # nothing else to search for
+    ans = pipe.ask(question)
+    assert "gzip" in ans.answer and {c.source for c in ans.citations} == {"zorblib-README.md"}
