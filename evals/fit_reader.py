@@ -27,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "evals"))
@@ -44,6 +46,7 @@ GRID: dict[str, list[float]] = {
     "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
     "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
+    "judge_min_if_typed": [0.0, 0.55, 0.6, 0.65, 0.7],
 }
 # The LM's yes/no verdict ("Yes" from P(Yes) >= yes_min) does not touch abstention: fitted on its own, first.
 YES_MIN_GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
@@ -85,17 +88,40 @@ def fit_yes_min(corpora: dict[str, list[dict[str, Any]]]) -> float:
     return max(YES_MIN_GRID, key=lambda t: (sum(correct(r, ReaderConfig(yes_min=t)) for r in rows), -abs(t - 0.75)))
 
 
-def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
-    """Would the reader with weights ``w`` decline this question? (Guard refusals always decline.)"""
-    if row.get("reason") in ("off_topic", "injection", "invalid"):
-        return True
+def _signals(row: dict[str, Any]) -> Signals | None:
     sig = row.get("signals") or {}
     if not sig or "best_score" not in sig:
-        return bool(row.get("abstained"))  # a summary or nothing retrieved: as it was
-    signals = Signals(**{f.name: sig[f.name] for f in dataclasses.fields(Signals)})
-    if any(holds(signals, w) for holds, _ in ABSTAIN_RULES):
+        return None
+    return Signals(**{f.name: sig[f.name] for f in dataclasses.fields(Signals)})
+
+
+def rules_abstain(row: dict[str, Any], w: ReaderConfig) -> bool:
+    """Would the reader's rules (``ABSTAIN_RULES``, guard refusals included) decline this question under ``w``?"""
+    if row.get("reason") in ("off_topic", "injection", "invalid"):
         return True
-    return bool(lm_abstention(signals.kind, sig.get("judge"), sig.get("direct"), w))
+    signals = _signals(row)
+    if signals is None:
+        return bool(row.get("abstained"))  # a summary or nothing retrieved: as it was
+    return any(holds(signals, w) for holds, _ in ABSTAIN_RULES)
+
+
+def lm_abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
+    """Would the LM's checks (``lm_abstention``) decline what the rules let through?"""
+    sig = row.get("signals") or {}
+    if _signals(row) is None:
+        return False
+    return bool(lm_abstention(sig["kind"], sig.get("judge"), sig.get("direct"), w))
+
+
+def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
+    """Would the reader with weights ``w`` decline this question? (Guard refusals always decline.)"""
+    return rules_abstain(row, w) or lm_abstains(row, w)
+
+
+def _objective(acc: np.ndarray, abst: np.ndarray, false_abst: np.ndarray) -> np.ndarray:
+    # Right and honest weigh the same; refusing what the documents answer costs extra, and steeply past the 10 %
+    # people tolerate (the product's target).
+    return (acc + abst) / 2 - FALSE_ABSTENTION_COST * np.maximum(0.0, false_abst - FALSE_ABSTENTION_TOLERATED)
 
 
 def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
@@ -108,25 +134,44 @@ def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
     acc = right / len(answerable) if answerable else 1.0
     abst = declined / len(unanswerable) if unanswerable else 1.0
     n = max(1, len(answerable))
-    return {"answer_accuracy": acc, "cited": cited / n, "abstention": abst,
-            "false_abstention": (len(answerable) - len(answered)) / n,
+    false_abst = (len(answerable) - len(answered)) / n
+    return {"answer_accuracy": acc, "cited": cited / n, "abstention": abst, "false_abstention": false_abst,
             "token_f1": sum(r.get("token_f1") or 0.0 for r in answered) / n,
-            # Right and honest weigh the same; refusing what the documents answer costs extra, and steeply past
-            # the 10 % people tolerate (the product's target).
-            "objective": (acc + abst) / 2 - FALSE_ABSTENTION_COST * max(0.0, (len(answerable) - len(answered)) / n
-                                                                        - FALSE_ABSTENTION_TOLERATED)}
+            "objective": float(_objective(np.array(acc), np.array(abst), np.array(false_abst)))}
+
+
+RULE_KEYS = ("min_support", "min_dense", "missing_share", "max_dense_for_missing")
 
 
 def fit(corpora: dict[str, list[dict[str, Any]]], keys: list[str]) -> ReaderConfig:
+    """The grid point with the best mean objective over the corpora (the first best, in grid order).
+
+    The rules and the LM's checks decline independently, so each is replayed once per point of its own part of the
+    grid, and every combination is scored with array operations.
+    """
     start = ReaderConfig(yes_min=fit_yes_min(corpora)) if "yes_min" in keys else ReaderConfig()
-    best, best_value = start, -1.0
-    grid_keys = [k for k in keys if k in GRID]  # yes_min is fitted above, on its own
-    for values in itertools.product(*(GRID[k] for k in grid_keys)):
-        w = dataclasses.replace(start, **dict(zip(grid_keys, values, strict=True)))
-        value = sum(score(rows, w)["objective"] for rows in corpora.values()) / len(corpora)
-        if value > best_value + 1e-9:
-            best, best_value = w, value
-    return best
+    rule_keys = [k for k in keys if k in GRID and k in RULE_KEYS]
+    lm_keys = [k for k in keys if k in GRID and k not in RULE_KEYS]  # yes_min is fitted above, on its own
+    rule_points = [dict(zip(rule_keys, v, strict=True)) for v in itertools.product(*(GRID[k] for k in rule_keys))]
+    lm_points = [dict(zip(lm_keys, v, strict=True)) for v in itertools.product(*(GRID[k] for k in lm_keys))]
+    total = np.zeros((len(rule_points), len(lm_points)))
+    for rows in corpora.values():
+        answerable = np.array([bool(r["answerable"]) for r in rows])
+        right = np.array([bool(r["answerable"]) and correct(r, start) for r in rows])
+        n_ans, n_unans = max(1, int(answerable.sum())), int((~answerable).sum())
+        by_rules = np.array([[rules_abstain(r, dataclasses.replace(start, **p)) for r in rows] for p in rule_points])
+        by_lm = np.array([[lm_abstains(r, dataclasses.replace(start, **p)) for r in rows] for p in lm_points])
+        for i, ruled in enumerate(by_rules):
+            declined = by_lm | ruled  # (lm points, rows)
+            acc = (~declined & right).sum(axis=1) / n_ans
+            abst = (declined & ~answerable).sum(axis=1) / n_unans if n_unans else np.ones(len(lm_points))
+            false_abst = (declined & answerable).sum(axis=1) / n_ans
+            total[i] += _objective(acc, abst, false_abst)
+    # The first best in grid order, as a loop over the product with a strict ">" would pick.
+    flat = total.ravel() / len(corpora)
+    best = int(np.flatnonzero(flat > flat.max() - 1e-9)[0])
+    i, j = divmod(best, len(lm_points))
+    return dataclasses.replace(start, **rule_points[i], **lm_points[j])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min"] if has_judge else [])
-    keys += ["judge_min_if_none", "judge_min_if_uncopied"] if has_direct else []
+    keys += ["judge_min_if_none", "judge_min_if_uncopied", "judge_min_if_typed"] if has_direct else []
     keys += ["yes_min"] if any((r.get("signals") or {}).get("says_yes") is not None for rows in runs.values() for r in rows) else []
 
     def row(label: str, s: dict[str, float], extra: str = "") -> str:
