@@ -134,6 +134,7 @@ class Pipeline:
         corrected = expand_bare_contractions(text)  # "doesnt" reads as "does not": a negation the yes/no rules see
         if self.config.answer.correct_spelling:
             corrected, spelling = self.speller.correct(corrected)
+            corrected = expand_bare_contractions(corrected)  # a misspelt one ("coudlnt") is one now
         intent = classify_intent(text)
         if intent == "question" and corrected != text:
             intent = classify_intent(corrected)

@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
-from .text import tokens
+from .text import BARE_CONTRACTIONS, tokens
 
 # Zipf frequency (wordfreq: 3 = once per million words). Below RARE a word is taken as a typo; up to COMMON it is
 # taken as one when the correction is MORE_COMMON times 10 more frequent ("personel" 1.9 -> "personnel" 4.0,
@@ -64,7 +64,10 @@ class Speller:
         zipf = zipf_frequency(lower, "en")
         if len(lower) < 4 or lower in self._counts or zipf >= COMMON:
             return None
+        if lower.endswith("s") and lower[:-1] in self._counts:
+            return None  # a plural, or a possessive typed without its apostrophe ("seds" for "sed's")
         from symspellpy import Verbosity
+
 
         # A capitalized word may be a name the documents lack ("Malta" is not "Malia"): only one edit, on long names.
         name = word[:1].isupper()
@@ -72,6 +75,11 @@ class Speller:
         if name and len(lower) < 6:
             return None
         found = self._index().lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
+        # A negation typed fast, without its apostrophe and with a slip ("coudlnt"), must stay a negation, unless a
+        # document word is nearer ("evnt" is an event, not "wont").
+        bare = _contraction(lower) if lower.endswith("nt") else None
+        if bare and (not found or bare[0] < found[0].distance):
+            return bare[1]
         if not found and not name and zipf < RARE:  # a slip on a word the documents lack ("atricle")
             found = [s for s in english().lookup(lower, Verbosity.CLOSEST, max_edit_distance=distance)
                      if zipf_frequency(s.term, "en") >= COMMON]
@@ -95,6 +103,15 @@ class Speller:
             return better.capitalize() if word[:1].isupper() else better
 
         return _WORD.sub(fix, text), fixes
+
+
+def _contraction(word: str) -> tuple[int, str] | None:
+    """The bare negation ("couldnt") nearest ``word`` within two slips, if no other is as near, and its distance."""
+    from symspellpy.editdistance import DistanceAlgorithm, EditDistance
+
+    distance = EditDistance(DistanceAlgorithm.DAMERAU_OSA)
+    near = sorted((d, c) for c in BARE_CONTRACTIONS if c.endswith("nt") and (d := distance.compare(word, c, 2)) >= 0)
+    return near[0] if near and (len(near) == 1 or near[1][0] > near[0][0]) else None
 
 
 _ENGLISH = None

@@ -49,6 +49,7 @@ _BARE_CONTRACTIONS = {
     "youre": "you are", "theyre": "they are", "youve": "you have", "weve": "we have", "theyve": "they have",
 }
 _BARE = re.compile(r"\b(" + "|".join(_BARE_CONTRACTIONS) + r")\b", re.IGNORECASE)
+BARE_CONTRACTIONS = frozenset(_BARE_CONTRACTIONS)
 
 
 def expand_bare_contractions(text: str) -> str:

@@ -85,3 +85,21 @@ def test_a_negation_typed_without_apostrophe_still_negates(fake_pipeline):
     typed = fake_pipeline.ask("isnt japan doubling its military spending")
     proper = fake_pipeline.ask("Isn't Japan doubling its military spending?")
     assert typed.answer.split(".")[0] == proper.answer.split(".")[0]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("does the format coudlnt apply", "does the format couldnt apply"),  # a slipped negation stays one
+        ("the benchmark dosent run", "the benchmark doesnt run"),
+        ("what do makefiles hold", "what do makefiles hold"),  # a plural of a document word is no typo
+        ("what does benchmarks option do", "what does benchmarks option do"),  # nor a possessive without its apostrophe
+    ],
+)
+def test_negations_plurals_and_possessives_typed_fast(speller: Speller, typed: str, expected: str) -> None:
+    assert speller.correct(typed)[0] == expected
+
+
+def test_a_slipped_negation_reaches_the_reader_as_a_negation(fake_pipeline) -> None:
+    ans = fake_pipeline.ask("Japan coudlnt host U.S. military personnel?")
+    assert "could not host" in ans.standalone_question
