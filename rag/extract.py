@@ -131,6 +131,11 @@ _SUMMARY = re.compile(
 
 _CHOICE = re.compile(r"\w\s+or\s+(?!not\b)\w", re.IGNORECASE)
 
+# A clause's own wh-word, at the start or after a lead-in ("In the policy, where can I find which versions ...?"):
+# what it asks comes before a figure the clause mentions ("which versions" there asks for no figure).
+_LEAD_WH = re.compile(rf"^(?:[^,?]*,\s*)?(?P<wh>where|who|whom|whose|when|why)\s+{_AUX}\b", re.IGNORECASE)
+_LEAD_KINDS: dict[str, Kind] = {"where": "where", "who": "who", "whom": "who", "whose": "who", "when": "when", "why": "why"}
+
 # First match wins: "When did ..." is a time question before it is a yes/no one.
 _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
     ("summary", _SUMMARY),
@@ -145,6 +150,8 @@ def analyze(question: str) -> QuestionInfo:
         kind, focus = "how_many", m.group("focus").strip()
     else:
         kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
+        if kind in FIGURE_KINDS and (m := _LEAD_WH.match(question)):
+            kind = _LEAD_KINDS[m.group("wh").lower()]
     if kind == "other" and not _WH.search(question) and _YESNO_INNER.search(question):
         kind = "yesno"
     if kind == "yesno" and _CHOICE.search(question):

@@ -44,6 +44,9 @@ from rag.text import name_roots
         ("which Python 3 version is the default", "number"),
         ("which group has to have GID 5?", "other"),  # asks for a group, not a figure
         ("What version control system does it use?", "other"),
+        # The clause's own wh-word decides, after a lead-in too, before a "which version" inside the clause.
+        ("In the Python policy, where can I find which Python 3 versions are supported?", "where"),
+        ("When was version 2.0 released?", "when"),
     ],
 )
 def test_question_kinds(question, kind):
