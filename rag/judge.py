@@ -135,9 +135,14 @@ def _with_unit(sentence: str, start: int, end: int) -> int:
 _CODE = re.compile(r"^(?:--?|/)\w|\w_\w|\w[./:]\w|^[A-Z][A-Z0-9_]+\b")
 
 
+# A lone word this rare in English (wordfreq's Zipf scale: 3 = once per million words) names a thing or a way
+# precisely enough to be an answer ("gzip", "atomically"); a commoner one ("legacy", "courts") says too little.
+LONE_WORD_MAX_ZIPF = 3.0
+
+
 def says_something(phrase: str, question: str) -> bool:
     """A short answer must add to the question ("advanced weaponry" for "What advanced weaponry ...?" does not),
-    and a lone common word ("legacy", "transparent") is too little: one word must be a figure, a name or code."""
+    and a lone common word ("legacy", "transparent") is too little: one word must be a figure, a name, code or rare."""
     if any(_CODE.search(w) and w.lower() not in question.lower() for w in phrase.split()):
         return True  # "--no-cache" for "Which flag skips the cache?": the identifier is the answer
     terms = content_terms(phrase)
@@ -145,7 +150,11 @@ def says_something(phrase: str, question: str) -> bool:
     if not terms or all(fuzzy_in(t, asked) for t in terms):  # "advanced weaponry" for "advanced weapons"
         return False
     words = phrase.split()
-    return len(words) > 1 or bool(re.search(r"\d|[^\w\s]|_|^[A-Z]", words[0]))
+    if len(words) > 1 or re.search(r"\d|[^\w\s]|_|^[A-Z]", words[0]):
+        return True
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(words[0].lower(), "en") < LONE_WORD_MAX_ZIPF  # "gzip", "atomically": specific enough
 
 
 class DirectReply(NamedTuple):

@@ -130,6 +130,8 @@ def test_a_question_names_a_document_only_when_one_stands_out(question, source):
         ("advanced weaponry", "What advanced weaponry is Japan investing in?", False),  # only repeats the question
         ("advanced weaponry", "Which advanced weapons is Japan buying?", False),  # ... in other forms of its words
         ("legacy", "What still looms large over the national psyche?", False),  # a lone common word
+        ("gzip", "which compression formats are handled?", True),  # ... a lone rare one is specific enough
+        ("atomically", "how must the cache be written?", True),
         ("longer-range missiles", "What advanced weaponry is Japan investing in?", True),
         ("50,000", "How many troops are there?", True),
         ("FFI_BAD_ABI", "status code for an invalid abi?", True),
