@@ -435,3 +435,19 @@ def test_a_copied_figure_still_needs_the_judge_to_answer_how_many(make_config, p
         assert "direct" not in ans.signals and "do not answer" in ans.answer
     else:
         assert ans.signals["direct"] == "copied" and ans.answer == "around 50,000 U.S. military personnel [1]"
+
+
+def test_the_sentence_that_carries_on_the_best_one_is_read_first_by_the_lm(make_config, tmp_path):
+    """"This will be ..." after the best sentence scores low on its own words, but it is where the answer is."""
+    corpus = tmp_path / "manual"
+    corpus.mkdir()
+    filler = " ".join(f"The frobnicate function also logs detail number {i} to the journal." for i in range(12))
+    (corpus / "frob.md").write_text(
+        "# frobnicate\n\nThe frobnicate function returns a status code of type frob_status. "
+        "This will be FROB_OK when all went well, or FROB_BAD otherwise. " + filler + "\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(corpus), embedder=FakeEmbedder(), generator=None, progress=False)
+    question = "What status code does the frobnicate function return?"
+    retrieval = pipe.retriever.search(question)
+    decision = pipe.reader.decide(analyze(question), retrieval.passages, retrieval.query_vector)
+    assert decision.evidence[0].sentence.text.startswith("The frobnicate function returns")
+    assert decision.runners_up[0].sentence.text.startswith("This will be FROB_OK")
