@@ -168,9 +168,6 @@ class ReaderConfig:
     # A question asking for a figure, date, name or place (rag.extract.TYPED_KINDS) whose short answer the LM could
     # not copy from those sentences (it said none, made one up, or repeated a whole sentence) needs this judge.
     judge_min_if_uncopied: float = 0.9
-    # ... and even with a copied short answer it needs this judge: a figure or a name copied from a sentence about a
-    # neighbouring thing ("It had 37 members." about another group) is a fluent wrong answer.
-    judge_min_if_typed: float = 0.0
     # The LM's yes/no verdict (P("Yes") from the cited sentences) is "Yes" from this up, else "No": Qwen leans to
     # "Yes" (it gave 0.8 to "do I need to agree ...?" against "You are not required to accept ..."), so 0.5 is too low.
     yes_min: float = 0.75

@@ -657,8 +657,6 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
         return ""
     if judge < weights.judge_min or (direct == "none" and judge < weights.judge_min_if_none):
         return "the passages closest to the question do not answer it"
-    if kind in TYPED_KINDS and judge < weights.judge_min_if_typed:
-        return "the passages closest to the question do not answer it"
     if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'answer of that kind')}"
     return ""

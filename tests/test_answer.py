@@ -423,20 +423,6 @@ def test_keyword_search_inside_a_named_document_ignores_the_words_that_name_it(m
     assert "gzip" in ans.answer and {c.source for c in ans.citations} == {"zorblib-README.md"}
 
 
-@pytest.mark.parametrize(("p_yes", "abstains"), [(0.6, True), (0.8, False)])
-def test_a_copied_figure_still_needs_the_judge_to_answer_how_many(make_config, p_yes, abstains):
-    """A figure copied from a sentence about a neighbouring thing reads well; judge_min_if_typed asks more of it."""
-    config = make_config(**BOTH, **{"reader.judge_min_if_typed": 0.7})
-    pipe = Pipeline.load(config, embedder=FakeEmbedder(),
-                         generator=FakeGenerator("around 50,000 U.S. military personnel", yes=p_yes), progress=False)
-    ans = pipe.ask(HOW_MANY)
-    assert ans.abstained is abstains
-    if abstains:  # declined on the judge alone: no short answer is asked for
-        assert "direct" not in ans.signals and "do not answer" in ans.answer
-    else:
-        assert ans.signals["direct"] == "copied" and ans.answer == "around 50,000 U.S. military personnel [1]"
-
-
 def test_the_sentence_that_carries_on_the_best_one_is_read_first_by_the_lm(make_config, tmp_path):
     """"This will be ..." after the best sentence scores low on its own words, but it is where the answer is."""
     corpus = tmp_path / "manual"
