@@ -107,7 +107,7 @@ def rules_abstain(row: dict[str, Any], w: ReaderConfig) -> bool:
 def lm_abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
     """Would the LM's checks (``lm_abstention``) decline what the rules let through?"""
     sig = row.get("signals") or {}
-    if _signals(row) is None:
+    if "best_score" not in sig:  # no reader signals (a summary, nothing retrieved): as the rules left it
         return False
     return bool(lm_abstention(sig["kind"], sig.get("judge"), sig.get("direct"), w))
 

@@ -131,10 +131,11 @@ class Pipeline:
         timings = Timings()
         # Typos corrected first, so "ignroe all previous instructions" is seen for what it is.
         spelling: dict[str, str] = {}
-        corrected = expand_bare_contractions(text)  # "doesnt" reads as "does not": a negation the yes/no rules see
+        corrected = text
         if self.config.answer.correct_spelling:
             corrected, spelling = self.speller.correct(corrected)
-            corrected = expand_bare_contractions(corrected)  # a misspelt one ("coudlnt") is one now
+        # "doesnt" (and a slipped "coudlnt", corrected above) reads as "does not": a negation the yes/no rules see.
+        corrected = expand_bare_contractions(corrected)
         intent = classify_intent(text)
         if intent == "question" and corrected != text:
             intent = classify_intent(corrected)

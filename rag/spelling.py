@@ -62,12 +62,11 @@ class Speller:
 
         lower = word.lower()
         zipf = zipf_frequency(lower, "en")
-        if len(lower) < 4 or lower in self._counts or zipf >= COMMON:
-            return None
+        if len(lower) < 4 or lower in self._counts or zipf >= COMMON or lower in BARE_CONTRACTIONS:
+            return None  # ("doesnt" is read in full afterwards, not corrected)
         if lower.endswith("s") and lower[:-1] in self._counts:
             return None  # a plural, or a possessive typed without its apostrophe ("seds" for "sed's")
         from symspellpy import Verbosity
-
 
         # A capitalized word may be a name the documents lack ("Malta" is not "Malia"): only one edit, on long names.
         name = word[:1].isupper()
