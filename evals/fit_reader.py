@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "evals"))
 
 from rag.config import ReaderConfig  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
-from rag.extract import ABSTAIN_RULES, Signals, lm_abstention  # noqa: E402
+from rag.extract import ABSTAIN_RULES, Signals, lm_abstention, names_excused, only_names_missing  # noqa: E402
 
 GRID: dict[str, list[float]] = {
     "min_support": [0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55],
@@ -43,6 +43,7 @@ GRID: dict[str, list[float]] = {
     "min_dense": [0.0, 0.2, 0.3],
     "missing_share": [0.4, 0.6, 1.01],
     "max_dense_for_missing": [0.35, 0.55],
+    "judge_min_if_names": [0.6, 0.7, 0.8, 0.9, 1.01],
     "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
     "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
@@ -101,7 +102,10 @@ def rules_abstain(row: dict[str, Any], w: ReaderConfig) -> bool:
     signals = _signals(row)
     if signals is None:
         return bool(row.get("abstained"))  # a summary or nothing retrieved: as it was
-    return any(holds(signals, w) for holds, _ in ABSTAIN_RULES)
+    if not any(holds(signals, w) for holds, _ in ABSTAIN_RULES):
+        return False
+    judge = (row.get("signals") or {}).get("judge")
+    return not (only_names_missing(signals, w) and names_excused(signals.kind, judge, w))
 
 
 def lm_abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
@@ -139,7 +143,7 @@ def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
             "objective": float(_objective(np.array(acc), np.array(abst), np.array(false_abst)))}
 
 
-RULE_KEYS = ("min_support", "min_dense", "missing_share", "max_dense_for_missing")
+RULE_KEYS = ("min_support", "min_dense", "missing_share", "max_dense_for_missing", "judge_min_if_names")
 
 
 def fit(corpora: dict[str, list[dict[str, Any]]], keys: list[str]) -> ReaderConfig:
@@ -182,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = {k: v for k, v in runs.items() if k not in SEED_SETS}
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
-    keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min"] if has_judge else [])
+    keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min", "judge_min_if_names"] if has_judge else [])
     keys += ["judge_min_if_none", "judge_min_if_uncopied"] if has_direct else []
     keys += ["yes_min"] if any((r.get("signals") or {}).get("says_yes") is not None for rows in runs.values() for r in rows) else []
 

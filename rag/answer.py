@@ -17,13 +17,13 @@ from .cite import citations_for, marker_for, novel_coverage, verify
 from .config import Config, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
-from .extract import Decision, Evidence, QuestionInfo, Reader, analyze, gives_figure, lm_abstention
+from .extract import Decision, Evidence, QuestionInfo, Reader, analyze, gives_figure, lm_abstention, names_excused
 from .generate import Generator, load_generator_from_config
 from .guard import classify_intent, clean_question
 from .judge import answers_question, direct_answer, says_yes
 from .retrieve import Retriever
 from .rewrite import normalize_history, rewrite
-from .schema import Answer, Citation, Document, Passage, StreamEvent, TextDelta, Timings
+from .schema import Answer, Citation, Document, Passage, Span, StreamEvent, TextDelta, Timings
 from .spelling import Speller
 from .store import Index, open_index
 from .text import expand_bare_contractions, term_weight
@@ -161,6 +161,8 @@ class Pipeline:
         decision = self.reader.decide(info, retrieval.passages, qvec, followup=followup)
         if spelling:
             decision.signals["spelling"] = spelling
+        if decision.pending:
+            self._settle(standalone, info, decision)
         base = Answer(text, "", passages=retrieval.passages, standalone_question=standalone if standalone != text else "",
                       signals=decision.signals)
 
@@ -190,26 +192,44 @@ class Pipeline:
         answer.abstained, answer.reason, answer.generator = True, "not_in_article", "extractive"
         answer.citations = []
 
+    def _lm_inputs(self, decision: Decision) -> tuple[list[Evidence], list[Span], str]:
+        """What the LM reads: the cited sentences and the next best ones, in document order (it may find the answer
+        in a sentence the reader ranked lower, and that sentence is cited then), and the first one's title · heading."""
+        shown = [*decision.evidence, *decision.runners_up][: max(len(decision.evidence), self.config.generate.context_sentences)]
+        evidence = [e.sentence for e in sorted(shown, key=lambda e: (e.sentence.source, e.sentence.start))]
+        first = decision.evidence[0]
+        doc = self._document_or_none(first.sentence.source)
+        context = " · ".join(p for p in (doc.title if doc else "", first.passage.heading) if p)
+        return shown, evidence, context
+
+    def _settle(self, question: str, info: QuestionInfo, decision: Decision) -> None:
+        """Abstain for a missing name unless the LM judge finds the answer in the closest sentences after all."""
+        p = None
+        if self.generator is not None and "judge" in self.config.generate.tasks:
+            _, evidence, context = self._lm_inputs(decision)
+            try:
+                p = round(answers_question(self.generator, question, evidence, context), 4)
+                decision.signals["judge"] = p
+            except (GenerationError, NotImplementedError) as exc:
+                log.warning("%s; a name the documents lack declines", exc)
+        if not names_excused(info.kind, p, self.config.reader):
+            decision.abstain, decision.why = True, decision.pending
+
     def _refine(self, answer: Answer, question: str, info: QuestionInfo, decision: Decision, passages: list[Passage]) -> None:
         """The LM's checked jobs, as configured: judge the evidence, settle yes/no, give a short answer."""
         assert self.generator is not None
         kind = info.kind
         tasks = set(self.config.generate.tasks)
         w = self.config.reader
-        # The LM reads the cited sentences and the next best ones, in document order: it may find the answer in
-        # a sentence the reader ranked lower, and that sentence is cited then.
-        shown = [*decision.evidence, *decision.runners_up][: max(len(decision.evidence), self.config.generate.context_sentences)]
+        shown, evidence, context = self._lm_inputs(decision)
         by_span = {(e.sentence.source, e.sentence.start): e for e in shown}
-        evidence = [e.sentence for e in sorted(shown, key=lambda e: (e.sentence.source, e.sentence.start))]
-        first = decision.evidence[0]
-        doc = self._document_or_none(first.sentence.source)
-        context = " · ".join(p for p in (doc.title if doc else "", first.passage.heading) if p)
         try:
             # (A yes/no question whose premise is false is answered by a sentence that contradicts it: asked
             # "does the passage state the answer?", the judge says no. Its polarity is judged instead.)
             if "judge" in tasks and kind != "yesno":
-                p = answers_question(self.generator, question, evidence, context)
-                answer.signals["judge"] = round(p, 4)
+                if "judge" not in answer.signals:  # (already asked when a missing name was at stake)
+                    answer.signals["judge"] = round(answers_question(self.generator, question, evidence, context), 4)
+                p = answer.signals["judge"]
                 if (why := lm_abstention(kind, p, None, w)) and w.abstain:  # no short answer needed then
                     return self._abstain(answer, why)
             if kind == "yesno" and "judge" in tasks:

@@ -168,6 +168,12 @@ class ReaderConfig:
     # A question asking for a figure, date, name or place (rag.extract.TYPED_KINDS) whose short answer the LM could
     # not copy from those sentences (it said none, made one up, or repeated a whole sentence) needs this judge.
     judge_min_if_uncopied: float = 0.9
+    # A name, number or quoted word of the question that the documents never contain declines, unless it is the only
+    # reason to and the LM judge finds the answer in the closest sentences with at least this P("Yes") ("Which
+    # vendor ...?" answered by a company the text names; a capital for its country). Above 1: such a name always declines.
+    # Every leave-one-corpus-out fold picks 0.6; on the dev sets unanswerable questions with a missing name were
+    # judged at most 0.57. (Without an LM judge, backend "none", such a name always declines.)
+    judge_min_if_names: float = 0.6
     # The LM's yes/no verdict (P("Yes") from the cited sentences) is "Yes" from this up, else "No": Qwen leans to
     # "Yes" (it gave 0.8 to "do I need to agree ...?" against "You are not required to accept ..."), so 0.5 is too low.
     yes_min: float = 0.75

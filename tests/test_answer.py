@@ -437,3 +437,33 @@ def test_the_sentence_that_carries_on_the_best_one_is_read_first_by_the_lm(make_
     decision = pipe.reader.decide(analyze(question), retrieval.passages, retrieval.query_vector)
     assert decision.evidence[0].sentence.text.startswith("The frobnicate function returns")
     assert decision.runners_up[0].sentence.text.startswith("This will be FROB_OK")
+
+
+NAMED_AS_THE_TEXT_DOES_NOT = "How many U.S. military personnel does Tokyo host?"  # the article says "Japan hosts"
+
+
+@pytest.mark.parametrize(("p_yes", "abstains"), [(0.3, True), (0.9, False)])
+def test_the_judge_may_overrule_a_name_the_documents_never_mention(make_config, p_yes, abstains):
+    """A missing name declines unless it is the only reason and the judge finds the answer all the same."""
+    cfg = make_config(**{"generate.tasks": ["judge"], "reader.judge_min_if_names": 0.6})
+    generator = FakeGenerator(yes=p_yes)
+    pipe = Pipeline.load(cfg, embedder=FakeEmbedder(), generator=generator, progress=False)
+    ans = pipe.ask(NAMED_AS_THE_TEXT_DOES_NOT)
+    assert ans.signals["missing_names"] == ["tokyo"] and ans.signals["judge"] == p_yes
+    assert len(generator.judged) == 1  # judged once, not again when the answer is refined
+    assert ans.abstained is abstains
+    if abstains:
+        assert "“Tokyo”" in ans.answer and ans.citations == []
+    else:
+        assert "50,000" in ans.answer
+        _exact(pipe, ans)
+
+
+@pytest.mark.parametrize("overrides", [{"generate.backend": "none"}, {"reader.judge_min_if_names": 1.01}])
+def test_without_the_judge_a_missing_name_declines(make_config, overrides):
+    generator = None if overrides.get("generate.backend") == "none" else FakeGenerator(yes=0.99)
+    cfg = make_config(**{"generate.tasks": ["judge"], "reader.judge_min_if_names": 0.6, **overrides})
+    pipe = Pipeline.load(cfg, embedder=FakeEmbedder(), generator=generator, progress=False)
+    ans = pipe.ask(NAMED_AS_THE_TEXT_DOES_NOT)
+    assert ans.abstained and "“Tokyo”" in ans.answer
+    assert generator is None or not generator.judged  # no LM call when nothing can overrule the name
