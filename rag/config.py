@@ -66,9 +66,6 @@ class RetrieveConfig:
     top_k: int = 6
     hybrid: bool = True  # fuse BM25 with dense scores (reciprocal rank fusion)
     candidates: int = 20
-    # A third channel: passages ranked by their closest sentence in meaning. A one-line answer ("X stands for Y")
-    # inside a long passage is blurred in the passage's vector, not in its own.
-    sentence_channel: bool = False
 
 
 @dataclass(frozen=True)

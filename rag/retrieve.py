@@ -36,7 +36,6 @@ class Retriever:
         self.embedder = embedder
         self.config = config
         self._bm25 = None
-        self._sentences: np.ndarray | None = None  # float32 copy of the index's sentence vectors, made when first used
         if config.hybrid:
             import bm25s
 
@@ -47,18 +46,6 @@ class Retriever:
     def _dense(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
         scores, ids = self.index.chunk_vectors.search(qvec[None, :], n)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def _by_sentence(self, qvec: np.ndarray, n: int) -> list[int]:
-        """Passages in the order of their closest sentence to the query (each sentence counts for its first passage)."""
-        if self._sentences is None:
-            stored = self.index.sentence_vectors
-            self._sentences = stored.astype(np.float32) if stored is not None and len(stored) else np.zeros((0, len(qvec)), np.float32)
-        if not len(self._sentences):
-            return []
-        order = np.argsort(-(self._sentences @ qvec.astype(np.float32)))
-        owners = np.asarray(self.index.sentence_chunk)[order]
-        _, first = np.unique(owners, return_index=True)  # each passage at its best sentence's place
-        return owners[np.sort(first)][:n].tolist()
 
     def _lexical(self, query: str, n: int) -> list[int]:
         assert self._bm25 is not None
@@ -80,12 +67,8 @@ class Retriever:
         for rank, (cid, _) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         channels = 1
-        if self.config.sentence_channel:
-            channels += 1
-            for rank, cid in enumerate(self._by_sentence(qvec, n)):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         if self._bm25 is not None:
-            channels += 1
+            channels = 2
             for rank, cid in enumerate(self._lexical(keywords or query, n)):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         if source is not None:
