@@ -252,7 +252,7 @@ class Pipeline:
                 if direct is not None:
                     found = by_span[(direct.span.source, direct.span.start)]  # the sentence the phrase is copied from
                     answer.citations = [self._identify(c) for c in _cite([found])]
-                    answer.answer = f"{direct.text} [1]"
+                    answer.answer = f"{_flat(direct.text)} [1]"
                     answer.generator = "lm"
             elif "phrase" in tasks:
                 lm, answer.unsupported = self._phrase(question, decision, passages)
@@ -318,10 +318,16 @@ def _cite(evidence: Sequence[Evidence]) -> list[Citation]:
     return citations_for([(e.sentence, e.passage, min(1.0, max(0.0, e.score))) for e in evidence])
 
 
+def _flat(text: str) -> str:
+    """A cited sentence as the answer shows it: a hard-wrapped line or a column gap is one space (the citation
+    keeps the document's exact text)."""
+    return " ".join(text.split())
+
+
 def _extractive(decision: Decision) -> tuple[str, list[Citation]]:
     """The evidence sentences themselves, in document order, each with its marker."""
     citations = _cite(sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start)))
-    text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+    text = " ".join(f"{_flat(c.text)} [{c.n}]" for c in citations)
     return text, citations
 
 

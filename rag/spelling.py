@@ -24,6 +24,9 @@ from .text import BARE_CONTRACTIONS, tokens
 RARE = 1.5
 COMMON = 3.0
 MORE_COMMON = 1.5
+# A closed-up compound is split only into words the documents use (at least this often each).
+MIN_PART_COUNT = 1
+PART_MIN_ZIPF = 3.5  # ... and English uses often: "ret run" is no reading of "retrun"
 ENGLISH_WORDS = 30_000  # the most frequent words of symspellpy's list: enough for questions, built in ~0.5 s
 # Plain words (lower case or capitalized); "CMakeLists", "file.txt", "--in-place", "x_y" and "v2" are left alone.
 _WORD = re.compile(r"(?<![\w./-])[A-Za-z][a-z]+(?![\w/-]|\.\w)")
@@ -68,6 +71,10 @@ class Speller:
             return None  # a plural, or a possessive typed without its apostrophe ("seds" for "sed's")
         from symspellpy import Verbosity
 
+        if not word[:1].isupper() and not self._index().lookup(lower, Verbosity.TOP, max_edit_distance=1):
+            if split := self._split(lower):
+                return split  # a compound typed closed up ("inplace" for "in-place"), not a slip ("retrun")
+
         # A capitalized word may be a name the documents lack ("Malta" is not "Malia"): only one edit, on long names.
         name = word[:1].isupper()
         distance = 1 if name or len(lower) <= 6 else 2
@@ -88,6 +95,14 @@ class Speller:
         if zipf >= RARE and zipf_frequency(best, "en") - zipf < MORE_COMMON:
             return None  # a rare word in its own right ("bellicose"), not a slip of the fingers
         return best
+
+    def _split(self, word: str) -> str | None:
+        """Two of the documents' words that ``word`` closes up ("inplace": "in place"), the most frequent pair."""
+        from wordfreq import zipf_frequency
+
+        pairs = [(min(self._counts[word[:i]], self._counts[word[i:]]), word[:i], word[i:]) for i in range(2, len(word) - 1)]
+        pairs = [p for p in pairs if p[0] >= MIN_PART_COUNT and min(zipf_frequency(p[1], "en"), zipf_frequency(p[2], "en")) >= PART_MIN_ZIPF]
+        return f"{max(pairs)[1]} {max(pairs)[2]}" if pairs else None
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         """The text with misspelt words replaced, and what was replaced (typed -> corrected)."""

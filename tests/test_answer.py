@@ -467,3 +467,16 @@ def test_without_the_judge_a_missing_name_declines(make_config, overrides):
     ans = pipe.ask(NAMED_AS_THE_TEXT_DOES_NOT)
     assert ans.abstained and "“Tokyo”" in ans.answer
     assert generator is None or not generator.judged  # no LM call when nothing can overrule the name
+
+
+def test_a_hard_wrapped_sentence_reads_as_one_line_and_is_cited_exactly(make_config, tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "manual.txt").write_text(
+        "BACKUPS\n\n    The tool keeps a backup copy of every file it\n    changes, in the folder named by\n"
+        "    --backup-dir.\n\n    Logs are written to the system journal.\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(corpus, **{"generate.backend": "none"}), embedder=FakeEmbedder(), progress=False)
+    ans = pipe.ask("Where does the tool keep a backup copy of a file it changes?")
+    assert "keeps a backup copy of every file it changes, in the folder named by --backup-dir. [1]" in ans.answer
+    assert "\n" in ans.citations[0].text  # the citation is the document's own text, line breaks and all
+    _exact(pipe, ans)

@@ -52,6 +52,16 @@ def test_english_words_and_identifiers_are_left_alone(speller: Speller, question
     assert (corrected, fixes) == (question, {})
 
 
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("edit the file inplace", "edit the file in place"),  # the documents write "--in-place": two words of theirs
+     ("the compresion format", "the compression format"),  # a slip one edit from a word, not "compres ion"
+     ("is it nonsense", "is it nonsense")],  # English knows it: the user's own word
+)
+def test_a_compound_typed_closed_up_is_read_as_the_documents_words(speller: Speller, typed: str, expected: str) -> None:
+    assert speller.correct(typed)[0] == expected
+
+
 def test_a_short_unknown_name_is_not_turned_into_a_document_word() -> None:
     speller = Speller.from_texts(["Malia spoke at the meeting."])
     assert speller.correct("What did Malta say?") == ("What did Malta say?", {})
