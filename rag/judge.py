@@ -120,7 +120,8 @@ SHORT_SENTENCE_WORDS = 8
 
 # A bare figure reads better with what it counts: "5" for "how long may it be" is "5 words" in the sentence.
 _BARE_FIGURE = re.compile(r"\d[\d,.]*")
-_UNIT_AFTER = re.compile(r"[ \t]+([A-Za-z]+)\b")
+# (Not the first letter of an abbreviation: "50,000 U.S. troops" does not count "U"s.)
+_UNIT_AFTER = re.compile(r"[ \t]+([A-Za-z]+)\b(?!\.[A-Za-z])")
 
 
 def _with_unit(sentence: str, start: int, end: int) -> int:

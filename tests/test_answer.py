@@ -369,7 +369,8 @@ def test_layout_lines_are_never_an_answer(make_config, tmp_path):
      ("A Front-Cover Text may be at most 5 words long.", "How long may a Front-Cover Text be?", "5", "5 words"),
      ("The default weight value is 50, and the maximum is 100.", "What is the default weight?", "50", "50"),
      ("Version 3 of the License applies.", "Which version applies?", "3", "3"),
-     ("It takes 2 MB of memory.", "How much memory does it take?", "2", "2 MB")],
+     ("It takes 2 MB of memory.", "How much memory does it take?", "2", "2 MB"),
+     ("Japan hosts 50,000 U.S. troops.", "How many troops?", "50,000", "50,000")],  # no "U" of "U.S."
 )
 def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, question, reply, phrase):
     span = Span("doc.md", 100, 100 + len(sentence), sentence)
