@@ -95,6 +95,8 @@ class AnswerConfig:
     rewrite_followups: bool = True
     # Correct misspelt question words toward the documents' words ("bencmhark" -> "benchmark"); see rag.spelling.
     correct_spelling: bool = True
+    # Inside a document the question names, its name's words do not score that document's sentences.
+    read_inside_named: bool = True
 
 
 @dataclass(frozen=True)

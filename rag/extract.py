@@ -433,6 +433,15 @@ class Reader:
         rest = " ".join(kept)
         return rest if content_terms(rest) else text
 
+    def inside(self, info: QuestionInfo, source: str) -> QuestionInfo:
+        """The question as read inside the document it names: the name's words say nothing about which of that
+        document's sentences answers ("import httplib2" is no answer to what the httplib2 README says of HTTPS)."""
+        name = {t for forms in dict(self._name_weights()).get(source, []) for t in forms}
+        terms = [t for t in info.terms if t not in name]
+        if not terms:
+            return info
+        return dataclasses.replace(info, terms=terms, names=[n for n in info.names if n not in name])
+
     def _name_weights(self) -> list[tuple[str, list[dict[str, float]]]]:
         """Per document, its title's and its file name's words, each weighted by rarity in English and among names."""
         if self._doc_names is None:

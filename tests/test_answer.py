@@ -481,3 +481,24 @@ def test_a_hard_wrapped_sentence_reads_as_one_line_and_is_cited_exactly(make_con
     assert "keeps a backup copy of every file it changes, in the folder named by --backup-dir. [1]" in ans.answer
     assert "\n" in ans.citations[0].text  # the citation is the document's own text, line breaks and all
     _exact(pipe, ans)
+
+
+def test_inside_a_named_document_its_name_does_not_pick_the_sentence(make_config, tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "widgetlib-README.md").write_text(
+        "# widgetlib\n\nA small library for widgets.\n\n## Usage\n\n    import widgetlib\n\n"
+        "Connections over HTTPS need the socket module compiled with SSL support.\n\n"
+        "See https://example.org/widgetlib/docs for examples.\n", encoding="utf-8")
+    (corpus / "other.md").write_text("# Gadgets\n\nGadgets are configured in gadgets.toml.\n", encoding="utf-8")
+    cfg = make_config(corpus, **{"generate.backend": "none"})
+    pipe = Pipeline.load(cfg, embedder=FakeEmbedder(), progress=False)
+    question = "What does the widgetlib README say about HTTPS?"
+    assert pipe.reader.named_document(question) == "widgetlib-README.md"
+    info = analyze(question)
+    inside = pipe.reader.inside(info, "widgetlib-README.md")
+    assert "widgetlib" in info.terms and "widgetlib" not in inside.terms and "https" in inside.terms
+    assert pipe.reader.inside(analyze("What is widgetlib?"), "widgetlib-README.md").terms == ["widgetlib"]  # all name
+    ans = pipe.ask(question)
+    assert ans.citations and "compiled with SSL support" in ans.citations[0].text
+    assert all(c.source == "widgetlib-README.md" for c in ans.citations)
