@@ -26,7 +26,7 @@ from .rewrite import normalize_history, rewrite
 from .schema import Answer, Citation, Document, Passage, Span, StreamEvent, TextDelta, Timings
 from .spelling import Speller
 from .store import Index, open_index
-from .text import expand_bare_contractions, term_weight
+from .text import expand_bare_contractions, expand_shorthand, term_weight
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Pipeline:
         if self.config.answer.correct_spelling:
             corrected, spelling = self.speller.correct(corrected)
         # "doesnt" (and a slipped "coudlnt", corrected above) reads as "does not": a negation the yes/no rules see.
-        corrected = expand_bare_contractions(corrected)
+        corrected = expand_shorthand(expand_bare_contractions(corrected))
         intent = classify_intent(text)
         if intent == "question" and corrected != text:
             intent = classify_intent(corrected)

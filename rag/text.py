@@ -64,6 +64,24 @@ def expand_bare_contractions(text: str) -> str:
     return _BARE.sub(expand, text)
 
 
+# Chat shorthand, read in full where it cannot be a flag or a name: "u"/"r" only next to the words they go with in a
+# question ("can u", "where r"), so "the r option" and "diff -u" stay as typed.
+_SHORTHAND = {"wat": "what", "wut": "what", "pls": "please", "plz": "please", "abt": "about", "cuz": "because",
+              "coz": "because", "thx": "thanks", "ur": "your", "b4": "before", "w/o": "without", "w/": "with"}
+_SHORT = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(k) for k in sorted(_SHORTHAND, key=len, reverse=True))
+                    + r")(?=\s|$|[?!,;])", re.IGNORECASE)
+_AUX = r"can|could|do|does|did|would|will|should|have|are|if|when|where|how|what|why|who"
+_YOU = re.compile(rf"\b({_AUX}) u(?=\s|$|[?!,;])|(?<![\w./-])u(?= (?:can|need|have|want|get|use|do)\b)", re.IGNORECASE)
+_ARE = re.compile(r"\b(where|what|how|why|who|when|which) r(?= )", re.IGNORECASE)
+
+
+def expand_shorthand(text: str) -> str:
+    """ "wat r the limits, can u raise them" -> "what are the limits, can you raise them"."""
+    text = _SHORT.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
+    text = _YOU.sub(lambda m: f"{m.group(1)} you" if m.group(1) else "you", text)
+    return _ARE.sub(lambda m: f"{m.group(1)} are", text)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens, possessives stripped, curly apostrophes unified."""
     return [_POSSESSIVE.sub("", t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]

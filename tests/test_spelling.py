@@ -113,3 +113,25 @@ def test_negations_plurals_and_possessives_typed_fast(speller: Speller, typed: s
 def test_a_slipped_negation_reaches_the_reader_as_a_negation(fake_pipeline) -> None:
     ans = fake_pipeline.ask("Japan coudlnt host U.S. military personnel?")
     assert "could not host" in ans.standalone_question
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [("wat r the limits, can u raise them", "what are the limits, can you raise them"),
+     ("pls tell me abt the cache", "please tell me about the cache"),
+     ("run it w/o root", "run it without root"),
+     ("what does diff -u do", "what does diff -u do"),  # a flag, not "you"
+     ("what is the r option for", "what is the r option for"),  # a letter named, not "are"
+     ("is U.S. support mentioned", "is U.S. support mentioned")],
+)
+def test_chat_shorthand_is_read_in_full_but_flags_and_letters_stay(typed, read):
+    from rag.text import expand_shorthand
+
+    assert expand_shorthand(typed) == read
+
+
+def test_a_question_typed_in_shorthand_finds_the_same_sentence(fake_pipeline):
+    typed = fake_pipeline.ask("wat r the constraints on japans military capabilities")
+    plain = fake_pipeline.ask("what are the constraints on japans military capabilities")
+    assert typed.standalone_question == plain.question  # what was read
+    assert [c.text for c in typed.citations] == [c.text for c in plain.citations]
