@@ -13,7 +13,7 @@ point of a grid, without re-running any model:
 For each corpus it fits on the *other* corpora and scores the left-out one (that number is the one to
 publish), then fits on all of them and prints the ``[reader]`` values to put in the config.
 The objective is the mean over corpora of (answer accuracy on answerable questions + share of
-unanswerable questions declined) / 2, minus 2 x the share of answerable questions declined beyond 10 %: being
+unanswerable questions declined) / 2, minus 2 x the share of answerable questions declined beyond 5 %: being
 right and being honest weigh the same, and refusing what the documents answer costs steeply past the target.
 """
 
@@ -51,7 +51,10 @@ GRID: dict[str, list[float]] = {
 # The LM's yes/no verdict ("Yes" from P(Yes) >= yes_min) does not touch abstention: fitted on its own, first.
 YES_MIN_GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
 FALSE_ABSTENTION_COST = 2.0
-FALSE_ABSTENTION_TOLERATED = 0.1
+# Half the product's 10 % target: thresholds fitted to refuse up to 10 % of the training corpora's answerable questions
+# refused 23-26 % of the left-out legal corpus; fitted to 5 %, every left-out corpus stayed within 10 %. (Chosen after
+# seeing those left-out numbers: for this one choice they are not a clean held-out estimate.)
+FALSE_ABSTENTION_TOLERATED = 0.05
 SEED_SETS = ("seed_acceptance", "seed_dev", "seed_holdout")  # the article it was first tuned on: reported apart
 
 
@@ -122,8 +125,8 @@ def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
 
 
 def _objective(acc: np.ndarray, abst: np.ndarray, false_abst: np.ndarray) -> np.ndarray:
-    # Right and honest weigh the same; refusing what the documents answer costs extra, and steeply past the 10 %
-    # people tolerate (the product's target).
+    # Right and honest weigh the same; refusing what the documents answer costs extra, and steeply past half the
+    # 10 % people tolerate (the product's target), a margin for documents the fit never saw.
     return (acc + abst) / 2 - FALSE_ABSTENTION_COST * np.maximum(0.0, false_abst - FALSE_ABSTENTION_TOLERATED)
 
 
