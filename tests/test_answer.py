@@ -21,6 +21,15 @@ def _exact(pipe: Pipeline, ans: Answer) -> None:
         assert pipe.document(c.source).text[c.start : c.end] == c.text
 
 
+def _over(make_config, folder, files: dict[str, str], **overrides) -> Pipeline:
+    """An extractive pipeline (fake embedder, no LM) over a corpus of the given files."""
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return Pipeline.load(make_config(folder, **{"generate.backend": "none", **overrides}), embedder=FakeEmbedder(),
+                         progress=False)
+
+
 def test_seed_question_cites_the_sentence_with_the_figure(fake_pipeline):
     ans = fake_pipeline.ask("How many U.S. military personnel does Japan host?")
     assert not ans.abstained
@@ -344,13 +353,10 @@ def test_a_summary_of_a_named_section_cites_only_that_section(make_config, tmp_p
 
 
 def test_layout_lines_are_never_an_answer(make_config, tmp_path):
-    corpus = tmp_path / "manual"
-    corpus.mkdir()
-    (corpus / "manual.txt").write_text(
+    pipe = _over(make_config, tmp_path / "manual", {"manual.txt": (
         "Contents\n\n1 Installing the tool . . . . . . . . . . . . . . . . 3\n\n"
         "*                                                  *\n\n"
-        "Installing the tool takes a minute: run the installer as root.\n", encoding="utf-8")
-    pipe = Pipeline.load(make_config(corpus), embedder=FakeEmbedder(), generator=None, progress=False)
+        "Installing the tool takes a minute: run the installer as root.\n")})
     retrieval = pipe.retriever.search("installing the tool")
     ranked = pipe.reader.rank(analyze("installing the tool"), retrieval.passages, retrieval.query_vector)
     assert [e.sentence.text for e in ranked] == ["Installing the tool takes a minute: run the installer as root."]
@@ -471,12 +477,9 @@ def test_without_the_judge_a_missing_name_declines(make_config, overrides):
 
 
 def test_a_hard_wrapped_sentence_reads_as_one_line_and_is_cited_exactly(make_config, tmp_path):
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "manual.txt").write_text(
+    pipe = _over(make_config, tmp_path / "docs", {"manual.txt": (
         "BACKUPS\n\n    The tool keeps a backup copy of every file it\n    changes, in the folder named by\n"
-        "    --backup-dir.\n\n    Logs are written to the system journal.\n", encoding="utf-8")
-    pipe = Pipeline.load(make_config(corpus, **{"generate.backend": "none"}), embedder=FakeEmbedder(), progress=False)
+        "    --backup-dir.\n\n    Logs are written to the system journal.\n")})
     ans = pipe.ask("Where does the tool keep a backup copy of a file it changes?")
     assert "keeps a backup copy of every file it changes, in the folder named by --backup-dir. [1]" in ans.answer
     assert "\n" in ans.citations[0].text  # the citation is the document's own text, line breaks and all
@@ -484,15 +487,11 @@ def test_a_hard_wrapped_sentence_reads_as_one_line_and_is_cited_exactly(make_con
 
 
 def test_inside_a_named_document_its_name_does_not_pick_the_sentence(make_config, tmp_path):
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "widgetlib-README.md").write_text(
-        "# widgetlib\n\nA small library for widgets.\n\n## Usage\n\n    import widgetlib\n\n"
+    pipe = _over(make_config, tmp_path / "docs", {
+        "widgetlib-README.md": "# widgetlib\n\nA small library for widgets.\n\n## Usage\n\n    import widgetlib\n\n"
         "Connections over HTTPS need the socket module compiled with SSL support.\n\n"
-        "See https://example.org/widgetlib/docs for examples.\n", encoding="utf-8")
-    (corpus / "other.md").write_text("# Gadgets\n\nGadgets are configured in gadgets.toml.\n", encoding="utf-8")
-    cfg = make_config(corpus, **{"generate.backend": "none"})
-    pipe = Pipeline.load(cfg, embedder=FakeEmbedder(), progress=False)
+        "See https://example.org/widgetlib/docs for examples.\n",
+        "other.md": "# Gadgets\n\nGadgets are configured in gadgets.toml.\n"})
     question = "What does the widgetlib README say about HTTPS?"
     assert pipe.reader.named_document(question) == "widgetlib-README.md"
     info = analyze(question)
