@@ -428,7 +428,7 @@ class Reader:
         document, 5 corpora): the gold passage retrieved for 116 with the name words dropped from BM25, 112 with
         them kept, 114 with them dropped from the dense query too.
         """
-        name = {t for forms in dict(self._name_weights()).get(source, []) for t in forms}
+        name = self._name_terms(source)
         kept = [w for w in text.split() if not (terms := content_terms(w)) or not all(t in name for t in terms)]
         rest = " ".join(kept)
         return rest if content_terms(rest) else text
@@ -436,11 +436,15 @@ class Reader:
     def inside(self, info: QuestionInfo, source: str) -> QuestionInfo:
         """The question as read inside the document it names: the name's words say nothing about which of that
         document's sentences answers ("import httplib2" is no answer to what the httplib2 README says of HTTPS)."""
-        name = {t for forms in dict(self._name_weights()).get(source, []) for t in forms}
+        name = self._name_terms(source)
         terms = [t for t in info.terms if t not in name]
         if not terms:
             return info
         return dataclasses.replace(info, terms=terms, names=[n for n in info.names if n not in name])
+
+    def _name_terms(self, source: str) -> set[str]:
+        """The stems of a document's title and file name."""
+        return {t for forms in dict(self._name_weights()).get(source, []) for t in forms}
 
     def _name_weights(self) -> list[tuple[str, list[dict[str, float]]]]:
         """Per document, its title's and its file name's words, each weighted by rarity in English and among names."""

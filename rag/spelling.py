@@ -71,9 +71,10 @@ class Speller:
             return None  # a plural, or a possessive typed without its apostrophe ("seds" for "sed's")
         from symspellpy import Verbosity
 
-        if not word[:1].isupper() and not self._index().lookup(lower, Verbosity.TOP, max_edit_distance=1):
-            if split := self._split(lower):
-                return split  # a compound typed closed up ("inplace" for "in-place"), not a slip ("retrun")
+        # A compound typed closed up ("inplace" for "in-place"), not a slip ("retrun"): no document word one edit away.
+        if (not word[:1].isupper() and not self._index().lookup(lower, Verbosity.TOP, max_edit_distance=1)
+                and (split := self._split(lower))):
+            return split
 
         # A capitalized word may be a name the documents lack ("Malta" is not "Malia"): only one edit, on long names.
         name = word[:1].isupper()
@@ -100,9 +101,11 @@ class Speller:
         """Two of the documents' words that ``word`` closes up ("inplace": "in place"), the most frequent pair."""
         from wordfreq import zipf_frequency
 
-        pairs = [(min(self._counts[word[:i]], self._counts[word[i:]]), word[:i], word[i:]) for i in range(2, len(word) - 1)]
-        pairs = [p for p in pairs if p[0] >= MIN_PART_COUNT and min(zipf_frequency(p[1], "en"), zipf_frequency(p[2], "en")) >= PART_MIN_ZIPF]
-        return f"{max(pairs)[1]} {max(pairs)[2]}" if pairs else None
+        pairs = [(min(self._counts[head], self._counts[tail]), head, tail)
+                 for head, tail in ((word[:i], word[i:]) for i in range(2, len(word) - 1))
+                 if min(zipf_frequency(head, "en"), zipf_frequency(tail, "en")) >= PART_MIN_ZIPF]
+        best = max((p for p in pairs if p[0] >= MIN_PART_COUNT), default=None)
+        return f"{best[1]} {best[2]}" if best else None
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         """The text with misspelt words replaced, and what was replaced (typed -> corrected)."""
