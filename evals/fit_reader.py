@@ -9,6 +9,7 @@ Step 2 (this script) replays the rules of ``rag.extract.ABSTAIN_RULES`` on those
 point of a grid, without re-running any model:
 
     python evals/fit_reader.py evals/out/fit
+    python evals/fit_reader.py evals/out/fit --rerun evals/out/again   # with some questions rerun since (--ids)
 
 For each corpus it fits on the *other* corpora and scores the left-out one (that number is the one to
 publish), then fits on all of them and prints the ``[reader]`` values to put in the config.
@@ -58,14 +59,20 @@ FALSE_ABSTENTION_TOLERATED = 0.05
 SEED_SETS = ("seed_acceptance", "seed_dev", "seed_holdout")  # the article it was first tuned on: reported apart
 
 
-def load(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def load(run_dir: Path, reruns: tuple[Path, ...] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Every row of a run, each set's; a row of a later rerun (``multicorpus.py --ids``) replaces its question's."""
     from multicorpus import corpora
 
     files = corpora()
+    newer = {}
+    for rerun in reruns:
+        for results in sorted(rerun.glob("*/results.jsonl")):
+            newer.update({(results.parent.name, r["id"]): r for r in map(json.loads, results.open(encoding="utf-8"))})
     out = {}
     for results in sorted(run_dir.glob("*/results.jsonl")):
         name = results.parent.name
         rows = [json.loads(line) for line in results.open(encoding="utf-8")]
+        rows = [newer.get((name, r["id"]), r) for r in rows]
         if name in files:  # each row learns its question's gold yes/no, so the LM's verdict can be replayed
             gold = {q.id: q.answers[0] for q in load_questions(files[name][1]) if q.answers and q.answers[0] in ("Yes", "No")}
             for r in rows:
@@ -184,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="write the LOCO table (markdown) here")
+    parser.add_argument("--rerun", type=Path, action="append", default=[],
+                        help="a later run of some questions (multicorpus.py --ids): its rows replace theirs (repeatable)")
     args = parser.parse_args(argv)
-    runs = load(args.run_dir)
+    runs = load(args.run_dir, tuple(args.rerun))
     dev = {k: v for k, v in runs.items() if k not in SEED_SETS}
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
