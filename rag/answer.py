@@ -244,8 +244,7 @@ class Pipeline:
                 answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
                 answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why"):
-                proposed = direct_answer(self.generator, question, evidence, context)
-                direct, answer.signals["direct"], reply = proposed.answer, proposed.status, proposed.reply
+                direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context)
                 if reply:  # what the LM said, copied or not: reports show what verification declined
                     answer.signals["direct_reply"] = reply[:200]
                 if direct is not None and not gives_figure(info, direct.text):
@@ -257,13 +256,6 @@ class Pipeline:
                     answer.citations = [self._identify(c) for c in _cite([found])]
                     answer.answer = f"{_flat(direct.text)} [1]"
                     answer.generator = "lm"
-                elif (chosen := proposed.sentence) is not None and self.config.answer.follow_lm_sentence:
-                    found = by_span[(chosen.source, chosen.start)]
-                    if found is not decision.evidence[0]:  # the LM read the answer in another sentence: that one
-                        answer.citations = [self._identify(c) for c in _cite([found])]
-                        answer.answer = f"{_flat(found.sentence.text)} [1]"
-                        answer.generator = "lm-chosen"
-                        answer.signals["lm_sentence"] = True
             elif "phrase" in tasks:
                 lm, answer.unsupported = self._phrase(question, decision, passages)
                 if lm is not None:

@@ -97,9 +97,6 @@ class AnswerConfig:
     correct_spelling: bool = True
     # Inside a document the question names, its name's words do not score that document's sentences.
     read_inside_named: bool = True
-    # When the LM's short answer is no answer by itself (a whole sentence, or a word of the question's kind) but lies
-    # in one sentence only, that sentence is the answer: the LM read all of them, the reader ranked words.
-    follow_lm_sentence: bool = True
 
 
 @dataclass(frozen=True)

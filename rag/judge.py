@@ -160,13 +160,11 @@ def says_something(phrase: str, question: str) -> bool:
 
 class DirectReply(NamedTuple):
     """What became of the LM's short answer: ``status`` is "copied", "none" (it found no answer), "not_copied",
-    "restates" or "error"; ``reply`` is its text as given, kept so reports can show what was declined. For
-    "restates", ``sentence`` is the one evidence sentence the reply lies in (None when it lies in several)."""
+    "restates" or "error"; ``reply`` is its text as given, kept so reports can show what was declined."""
 
     answer: DirectAnswer | None
     status: str
     reply: str = ""
-    sentence: Span | None = None
 
 
 def direct_answer(
@@ -191,9 +189,8 @@ def direct_answer(
             end = _with_unit(sentence.text, start, end)
             phrase = sentence.text[start:end]  # as the document writes it (its case, its quotes)
             whole = end - start >= 0.9 * len(sentence.text) and len(sentence.text.split()) > SHORT_SENTENCE_WORDS
-            if whole or not says_something(phrase, question):  # the whole sentence, or nothing the question lacks
-                others = [s for s in evidence if s is not sentence and _find(reply, s.text) is not None]
-                return DirectReply(None, "restates", raw, None if others else sentence)
+            if whole or not says_something(phrase, question):
+                return DirectReply(None, "restates", raw)  # the whole sentence, or nothing the question does not say
             return DirectReply(DirectAnswer(phrase, sentence, sentence.start + start), "copied", raw)
     log.info("Direct answer %r is not a phrase of the evidence; dropped", reply)
     return DirectReply(None, "not_copied", raw)
