@@ -470,8 +470,8 @@ def run_measured(cmd: Sequence[str], log: Path, timeout: float = CHILD_TIMEOUT_S
     watched = psutil.Process(proc.pid)
 
     def poll() -> None:
-        # Twice a second: polled every 50 ms, the poller's CPU slowed the embedder's two spinning threads (1 MB index
-        # 56 s under this harness, 45-46 s alone); the exact peak is ru_maxrss anyway.
+        # Twice a second is enough: the exact peak is ru_maxrss; this only adds children. (Every 50 ms, as before,
+        # the 1 MB index took 51.5 s against 50.9 s: not what makes this harness's runs vary.)
         while not done.wait(POLL_S):
             peak[0] = max(peak[0], _tree_rss(watched))
 
