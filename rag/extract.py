@@ -260,6 +260,8 @@ class Decision:
 
 # A sentence that restates a why-question's premise is usually followed by its reason.
 _FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If)\b")
+# What carries on the sentence before it, whatever the question: its "this" is that sentence's subject.
+_CARRIES_ON = re.compile(r"^(?:This|That|These|Such|As a result|Therefore|Thus|Hence)\b")
 # A best sentence that is mostly the question's own words restates it; for "why" the reason comes next.
 RESTATES = 0.5
 
@@ -576,7 +578,7 @@ class Reader:
             pending, reason = reason, ""  # the LM judge may still find the answer (names_excused)
         if reason:
             return Decision(ranked[:1], True, reason, uncovered=uncovered, signals=signals.to_dict())
-        chosen = [best]
+        chosen, carried_on = [best], 0
         if _ANAPHOR.match(best.sentence.text) and (prev := self._neighbour(best, -1)) is not None:
             chosen.insert(0, prev)  # "His acknowledgment ..." needs the sentence that says whose
         follow = self._neighbour(best, 1)
@@ -587,12 +589,15 @@ class Reader:
             or (_CAUSAL.search(follow.sentence.text) and not _CAUSAL.search(best.sentence.text))
         ):
             chosen.append(follow)  # the sentence restates the premise; the reason comes next
+        elif follow is not None and info.kind != "yesno" and best.lexical >= 0.5 and _CARRIES_ON.match(follow.sentence.text):
+            chosen.append(follow)  # "... using /usr/bin/env name. This is not advisable as it bypasses ...": says what of it
+            carried_on = 1  # one unit with the best sentence: it takes no companion's place
         if info.premise:
             bridge = max(ranked, key=lambda e: sum(term_weight(t) for t in info.premise if fuzzy_in(t, stems(e.sentence.text))))
             if bridge.sentence != best.sentence:
                 chosen.append(bridge)  # the sentence that states what the question takes as given
         for other in ranked[1:]:
-            if len(chosen) >= self.config.max_citations - 1:
+            if len(chosen) - carried_on >= self.config.max_citations - 1:
                 break
             if other.score >= best.score - self.w.companion_margin and other.lexical > 0 and all(
                 other.sentence.text != c.sentence.text for c in chosen  # the same line twice says nothing new

@@ -501,3 +501,20 @@ def test_inside_a_named_document_its_name_does_not_pick_the_sentence(make_config
     ans = pipe.ask(question)
     assert ans.citations and "compiled with SSL support" in ans.citations[0].text
     assert all(c.source == "widgetlib-README.md" for c in ans.citations)
+
+
+def test_the_sentence_that_says_what_of_the_best_one_comes_with_it(make_config, tmp_path):
+    """"This is not advisable as ..." names nothing of the question, yet it is what the best sentence's rule means."""
+    shebang = ("# Interpreters\n\nScripts name their interpreter on the first line. Maintainers should not override "
+               "the packaged interpreter using /usr/bin/env in the shebang line. {follow} Modules live in "
+               "/usr/lib/python3/dist-packages.\n")
+    said = _over(make_config, tmp_path / "a", {"policy.md": shebang.format(
+        follow="This is not advisable as it bypasses the dependency checking of the packages.")})
+    ans = said.ask("What is wrong with using /usr/bin/env in the shebang line?")
+    assert [c.text.split()[0] for c in ans.citations][:2] == ["Maintainers", "This"]
+    assert "bypasses the dependency checking" in ans.answer
+    _exact(said, ans)
+    # A next sentence that does not carry the best one on is not brought along.
+    other = _over(make_config, tmp_path / "b", {"policy.md": shebang.format(
+        follow="Packages bypass nothing when they ship wheels.")})
+    assert "ship wheels" not in other.ask("What is wrong with using /usr/bin/env in the shebang line?").answer
