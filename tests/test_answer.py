@@ -430,20 +430,28 @@ def test_keyword_search_inside_a_named_document_ignores_the_words_that_name_it(m
     assert "gzip" in ans.answer and {c.source for c in ans.citations} == {"zorblib-README.md"}
 
 
-def test_the_sentence_that_carries_on_the_best_one_is_read_first_by_the_lm(make_config, tmp_path):
-    """"This will be ..." after the best sentence scores low on its own words, but it is where the answer is."""
+@pytest.mark.parametrize(("opener", "cited"), [("This", True), ("It", False)])
+def test_the_sentence_that_carries_on_the_best_one_is_read_first_by_the_lm(make_config, tmp_path, opener, cited):
+    """"This will be ..." after the best sentence scores low on its own words, but it is where the answer is: it is
+    cited with the best one. "It will be ..." may be about something else: the LM reads it first of the rest."""
     corpus = tmp_path / "manual"
     corpus.mkdir()
     filler = " ".join(f"The frobnicate function also logs detail number {i} to the journal." for i in range(12))
     (corpus / "frob.md").write_text(
         "# frobnicate\n\nThe frobnicate function returns a status code of type frob_status. "
-        "This will be FROB_OK when all went well, or FROB_BAD otherwise. " + filler + "\n", encoding="utf-8")
+        f"{opener} will be FROB_OK when all went well, or FROB_BAD otherwise. " + filler + "\n", encoding="utf-8")
     pipe = Pipeline.load(make_config(corpus), embedder=FakeEmbedder(), generator=None, progress=False)
     question = "What status code does the frobnicate function return?"
     retrieval = pipe.retriever.search(question)
     decision = pipe.reader.decide(analyze(question), retrieval.passages, retrieval.query_vector)
     assert decision.evidence[0].sentence.text.startswith("The frobnicate function returns")
-    assert decision.runners_up[0].sentence.text.startswith("This will be FROB_OK")
+    follow = f"{opener} will be FROB_OK"
+    if cited:
+        assert decision.evidence[1].sentence.text.startswith(follow)
+        assert all(not e.sentence.text.startswith(follow) for e in decision.runners_up)
+    else:
+        assert all(not e.sentence.text.startswith(follow) for e in decision.evidence)
+        assert decision.runners_up[0].sentence.text.startswith(follow)
 
 
 NAMED_AS_THE_TEXT_DOES_NOT = "How many U.S. military personnel does Tokyo host?"  # the article says "Japan hosts"
