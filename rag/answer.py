@@ -249,10 +249,13 @@ class Pipeline:
                     answer.signals["direct_reply"] = reply[:200]
                 if direct is not None and not gives_figure(info, direct.text):
                     direct, answer.signals["direct"] = None, "no_figure"
+                # The sentence the phrase is copied from; a figure from a line about something else is no answer.
+                found = by_span[(direct.span.source, direct.span.start)] if direct is not None else None
+                if found is not None and not self.reader.speaks_of_asked(info, found):
+                    direct, answer.signals["direct"] = None, "unbound"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:
                     return self._abstain(answer, why)
-                if direct is not None:
-                    found = by_span[(direct.span.source, direct.span.start)]  # the sentence the phrase is copied from
+                if direct is not None and found is not None:
                     answer.citations = [self._identify(c) for c in _cite([found])]
                     answer.answer = f"{_flat(direct.text)} [1]"
                     answer.generator = "lm"

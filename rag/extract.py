@@ -27,6 +27,7 @@ from .text import (
     DATE,
     NUMBER,
     PERIOD,
+    STOPWORDS,
     content_terms,
     fuzzy_in,
     has_name,
@@ -538,6 +539,26 @@ class Reader:
                 return Evidence(other, evidence.passage, evidence.score, evidence.dense, 0.0, True)
         return None
 
+    def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence) -> bool:
+        """Does the sentence a figure was copied from speak of every specific thing the question asks about?
+
+        Specific: an identifier ("ffi_type_longdouble", "longer-range") or a word rare in English ("sudo").
+        "41" copied from "… they had uid/gid 41." (another group's line) is no GID of the sudo group. The sentence
+        before it, its section heading and its document's title count as where it speaks of them; words that name
+        any document do not count as specific (inside a document its sentences seldom repeat its name), nor do
+        words with digits (numbers and versions are the missing-name rule's)."""
+        if info.kind not in FIGURE_KINDS:
+            return True
+        named = set().union(*(self._name_terms(d.source) for d in self.index.corpus.documents))
+        asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= named}
+        if not asked:
+            return True
+        prev = self._neighbour(evidence, -1)
+        title = next((d.title for d in self.index.corpus.documents if d.source == evidence.sentence.source), "")
+        where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
+        said = stems(where.replace("_", " ").replace("-", " "))
+        return all(all(part in said for part in term.split()) for term in asked)
+
     # -- decision ----------------------------------------------------------------------------------------------
     def decide(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> Decision:
         if info.kind == "summary":
@@ -674,10 +695,34 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
     return ""
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
+SPECIFIC_MAX_ZIPF = 3.0  # rarer than this in English, a word names a specific thing ("sudo", "gzip"; "cache" is not)
+
+
+def specific_terms(question: str) -> set[str]:
+    """The question's identifiers and rare words, as space-joined stems ("ffi type longdoubl", "sudo"); none with
+    digits."""
+    from wordfreq import zipf_frequency
+
+    out, inside = set(), set()
+    for ident in _IDENTIFIER.findall(question):
+        if not re.search(r"\d", ident):
+            parts = [stem(t) for t in tokens(ident.replace("_", " ").replace("-", " "))]
+            out.add(" ".join(parts))
+        inside.update(tokens(ident.replace("_", " ").replace("-", " ")))
+    for tok in tokens(question):
+        if tok in inside or tok in STOPWORDS or len(tok) < 3 or re.search(r"\d", tok):
+            continue
+        if zipf_frequency(tok, "en") < SPECIFIC_MAX_ZIPF:
+            out.add(stem(tok))
+    return out
+
+
 # What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).
 # "no_figure": it copied a phrase, but a question asking for a figure or a date got one without any (a product name for
 # "which version ...?"): the sentences it read hold none.
-UNCOPIED = ("none", "not_copied", "restates", "no_figure")
+# "unbound": a figure copied from a sentence that does not speak of the specific thing asked about (speaks_of_asked).
+UNCOPIED = ("none", "not_copied", "restates", "no_figure", "unbound")
 FIGURE_KINDS = ("how_many", "number", "when_exact")
 
 

@@ -8,7 +8,7 @@ from rag.answer import SYSTEM_PROMPT, Pipeline
 from rag.cite import verify
 from rag.embed import FakeEmbedder
 from rag.errors import InvalidQuestionError
-from rag.extract import analyze
+from rag.extract import analyze, specific_terms
 from rag.generate import FakeGenerator
 from rag.judge import direct_answer
 from rag.schema import Answer, Passage, Span, TextDelta
@@ -526,3 +526,49 @@ def test_the_sentence_that_says_what_of_the_best_one_comes_with_it(make_config, 
     other = _over(make_config, tmp_path / "b", {"policy.md": shebang.format(
         follow="Packages bypass nothing when they ship wheels.")})
     assert "ship wheels" not in other.ask("What is wrong with using /usr/bin/env in the shebang line?").answer
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [("How many bytes is ffi_type_longdouble on x86-64?", {"ffi type longdoubl"}),  # x86-64 has digits: not here
+     ("What is the numeric GID of the sudo group?", {"gid", "sudo"}),
+     ("How many longer-range missiles does it buy?", {"longer rang"}),
+     ("How many U.S. military personnel does Japan host?", set())],  # common words name nothing specific
+)
+def test_specific_terms_are_identifiers_and_rare_words(question, terms):
+    assert specific_terms(question) == terms
+
+
+GROUPS = ("# Groups\n\nThe sudo group lets its members run commands as root. Members of it need a password.\n\n"
+          "## Gone\n\nThe gnats group is no longer created by default; it had gid 41.\n")
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "status"),
+    [("What is the numeric GID of the sudo group?", "41", "unbound"),  # 41 is another group's gid
+     ("What gid did the gnats group have?", "41", "copied")],  # the line speaks of gnats and of a gid
+)
+def test_a_figure_from_a_line_about_something_else_is_no_short_answer(make_config, tmp_path, question, reply, status):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "groups.md").write_text(GROUPS, encoding="utf-8")
+    pipe = Pipeline.load(make_config(folder, **BOTH), embedder=FakeEmbedder(), generator=FakeGenerator(reply, yes=0.8),
+                         progress=False)
+    ans = pipe.ask(question)
+    assert ans.signals["direct"] == status
+    if status == "unbound":  # no short answer to a figure question, and the judge is not sure: declined
+        assert ans.abstained and ans.citations == []
+    else:
+        assert not ans.abstained and ans.answer == "41 [1]" and "gnats" in ans.citations[0].text
+        _exact(pipe, ans)
+
+
+def test_a_figure_question_that_names_its_document_by_file_name_is_not_unbound(make_config, tmp_path):
+    """"shared-mime-info-spec.pdf: what version …?" names the document, not a thing its sentences must repeat."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "frob-widget-spec.md").write_text("# Widgets\n\nThis is version 0.21 of the widget format.\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(folder, **BOTH), embedder=FakeEmbedder(), generator=FakeGenerator("0.21", yes=0.8),
+                         progress=False)
+    ans = pipe.ask("frob-widget-spec.md: what version of the spec is it?")
+    assert ans.signals["direct"] == "copied" and ans.answer == "0.21 [1]"
