@@ -542,8 +542,8 @@ class Reader:
     def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence) -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
 
-        Specific: an identifier ("ffi_type_longdouble", "longer-range") or a word rare in English ("sudo").
-        "41" copied from "… they had uid/gid 41." (another group's line) is no GID of the sudo group. The sentence
+        Specific: an identifier ("frob_widget_size", "long-range") or a word rare in English. A figure copied from
+        another entry's line ("... it had id 41.") is no answer about the entry the question names. The sentence
         before it, its section heading and its document's title count as where it speaks of them; words that name
         any document do not count as specific (inside a document its sentences seldom repeat its name), nor do
         words with digits (numbers and versions are the missing-name rule's)."""
@@ -696,11 +696,11 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
-SPECIFIC_MAX_ZIPF = 3.0  # rarer than this in English, a word names a specific thing ("sudo", "gzip"; "cache" is not)
+SPECIFIC_MAX_ZIPF = 3.0  # rarer than this in English, a word names a specific thing ("cache" does not)
 
 
 def specific_terms(question: str) -> set[str]:
-    """The question's identifiers and rare words, as space-joined stems ("ffi type longdoubl", "sudo"); none with
+    """The question's identifiers and rare words, as space-joined stems ("frob widget size", "gizmo"); none with
     digits."""
     from wordfreq import zipf_frequency
 
