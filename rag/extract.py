@@ -8,6 +8,7 @@ as a number for "how many"), and abstention is decided from the same signals.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -449,6 +450,11 @@ class Reader:
         """The stems of a document's title and file name."""
         return {t for forms in dict(self._name_weights()).get(source, []) for t in forms}
 
+    @functools.cached_property
+    def _all_name_terms(self) -> set[str]:
+        """The stems of every document's title and file name."""
+        return {t for _, forms in self._name_weights() for form in forms for t in form}
+
     def _name_weights(self) -> list[tuple[str, list[dict[str, float]]]]:
         """Per document, its title's and its file name's words, each weighted by rarity in English and among names."""
         if self._doc_names is None:
@@ -549,12 +555,11 @@ class Reader:
         words with digits (numbers and versions are the missing-name rule's)."""
         if info.kind not in FIGURE_KINDS:
             return True
-        named = set().union(*(self._name_terms(d.source) for d in self.index.corpus.documents))
-        asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= named}
+        asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= self._all_name_terms}
         if not asked:
             return True
         prev = self._neighbour(evidence, -1)
-        title = next((d.title for d in self.index.corpus.documents if d.source == evidence.sentence.source), "")
+        title = self.index.corpus.get(evidence.sentence.source).title
         where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
         said = stems(where.replace("_", " ").replace("-", " "))
         return all(all(part in said for part in term.split()) for term in asked)
@@ -706,10 +711,10 @@ def specific_terms(question: str) -> set[str]:
 
     out, inside = set(), set()
     for ident in _IDENTIFIER.findall(question):
+        parts = tokens(ident.replace("_", " ").replace("-", " "))
         if not re.search(r"\d", ident):
-            parts = [stem(t) for t in tokens(ident.replace("_", " ").replace("-", " "))]
-            out.add(" ".join(parts))
-        inside.update(tokens(ident.replace("_", " ").replace("-", " ")))
+            out.add(" ".join(stem(t) for t in parts))
+        inside.update(parts)
     for tok in tokens(question):
         if tok in inside or tok in STOPWORDS or len(tok) < 3 or re.search(r"\d", tok):
             continue
