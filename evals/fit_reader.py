@@ -102,7 +102,8 @@ def _signals(row: dict[str, Any]) -> Signals | None:
     sig = row.get("signals") or {}
     if not sig or "best_score" not in sig:
         return None
-    return Signals(**{f.name: sig[f.name] for f in dataclasses.fields(Signals)})
+    # (A signal added since the run was made takes its default.)
+    return Signals(**{f.name: sig[f.name] for f in dataclasses.fields(Signals) if f.name in sig})
 
 
 def rules_abstain(row: dict[str, Any], w: ReaderConfig) -> bool:

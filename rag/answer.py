@@ -238,7 +238,9 @@ class Pipeline:
                 # Only the cited sentences: the runners-up talk of neighbouring things, and the LM mixes them in.
                 chosen = {(e.sentence.source, e.sentence.start) for e in decision.evidence}
                 cited = [s for s in evidence if (s.source, s.start) in chosen]  # already in document order
-                p = says_yes(self.generator, question, cited, context)
+                # ... and without the "(from <title> · <heading>)" line the other jobs read: on 40 dev yes/no questions
+                # P(Yes) separated yes from no better without it (AUC 0.98 against 0.96; 39 right at the best cut, 37).
+                p = says_yes(self.generator, question, cited)
                 answer.signals["says_yes"] = round(p, 4)
                 verdict = "Yes" if p >= w.yes_min else "No"
                 answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
@@ -249,9 +251,10 @@ class Pipeline:
                     answer.signals["direct_reply"] = reply[:200]
                 if direct is not None and not gives_figure(info, direct.text):
                     direct, answer.signals["direct"] = None, "no_figure"
-                # The sentence the phrase is copied from; a figure from a line about something else is no answer.
+                # The sentence the phrase is copied from; a figure from a line about something else, or a phrase from
+                # a document other than those the question names, is no answer.
                 found = by_span[(direct.span.source, direct.span.start)] if direct is not None else None
-                if found is not None and not self.reader.speaks_of_asked(info, found):
+                if found is not None and (not self.reader.speaks_of_asked(info, found) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:
                     return self._abstain(answer, why)

@@ -177,8 +177,9 @@ class ReaderConfig:
     # judged at most 0.57. (Without an LM judge, backend "none", such a name always declines.)
     judge_min_if_names: float = 0.6
     # The LM's yes/no verdict (P("Yes") from the cited sentences) is "Yes" from this up, else "No": Qwen leans to
-    # "Yes" (it gave 0.8 to "do I need to agree ...?" against "You are not required to accept ..."), so 0.5 is too low.
-    yes_min: float = 0.75
+    # "Yes", so 0.5 is too low. On the 44 yes/no questions of all eight sets: 42 right (typed 41) at 0.65, 43 (39) at
+    # 0.6, 42 (39) at 0.7; the folds pick 0.6-0.7.
+    yes_min: float = 0.65
     # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
     abstain: bool = True
 
@@ -293,7 +294,7 @@ def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
 
 # Settings a release removed, with what to do instead: an old config file gets told, not just "unknown".
 REPLACED = {
-    "reader.polarity_confidence": "the LM's yes/no verdict is now 'Yes' from P(Yes) >= reader.yes_min (default 0.75) "
+    "reader.polarity_confidence": "the LM's yes/no verdict is now 'Yes' from P(Yes) >= reader.yes_min (default 0.65) "
     "and always replaces the rules' verdict; remove the line, or set reader.yes_min.",
 }
 

@@ -41,7 +41,7 @@ from .text import (
     verb_like,
 )
 
-Kind = Literal["summary", "how_many", "number", "when_exact", "when", "who", "where", "why", "yesno", "other"]
+Kind = Literal["summary", "how_many", "number", "when_exact", "when", "who", "where", "why", "yesno", "email", "url", "other"]
 
 _AUX = r"(?:is|are|am|was|were|do|does|did|can|could|will|would|has|have|had|should|shall|may|might|must)"
 # "According to the author, is ...", "Under version 3, am I ...", "the parser - does case matter": a short
@@ -62,6 +62,15 @@ _NUMBER_ASK = re.compile(
     r"(?:numbers?|versions?(?!\s+control)|percentage|numeric(?:al)?\s+[\w-]+)\b",
     re.IGNORECASE,
 )
+# "What email address ...", "which e-mail ...", "what's the URL of ...": the answer is an address of that form.
+# ("What URL scheme ...", "which email client ...": a word after it says the answer is something else.)
+_NOT_ADDRESS = r"(?![\s-]+(?:schemes?|handlers?|formats?|grammar|patterns?|parameters?|fragments?|encoding|prefix|paths?|types?|"
+_NOT_ADDRESS += r"styles?|fields?|clients?|headers?|servers?|notifications?|lists?|programs?|settings?|options?)\b)"
+_EMAIL_ASK = re.compile(rf"\b(?:what|which)\b(?:\W+\w+){{0,3}}?\W+e-?mail\b{_NOT_ADDRESS}", re.I)
+_URL_ASK = re.compile(rf"\b(?:what|which)\b(?:\W+\w+){{0,3}}?\W+(?:urls?|web\s+address(?:es)?|links?)\b{_NOT_ADDRESS}", re.I)
+_ADDRESS_WORDS = ("email", "e-mail", "mail", "url", "urls", "address", "addresses", "web", "link", "links")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.[\w-]+\.\S+", re.I)
 _WHEN = re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:time|period|era)\b|\bsince when\b", re.IGNORECASE)
 _WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwhat (?:is|are) the names? of\b|\bwhat(?:'s| is) (?:his|her|their) name\b", re.I)
 _WHERE = re.compile(
@@ -141,7 +150,7 @@ _LEAD_KINDS: dict[str, Kind] = {"where": "where", "who": "who", "whom": "who", "
 # First match wins: "When did ..." is a time question before it is a yes/no one.
 _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
     ("summary", _SUMMARY),
-    ("when_exact", _WHEN_EXACT), ("number", _NUMBER_ASK), ("when", _WHEN), ("who", _WHO), ("where", _WHERE), ("why", _WHY), ("yesno", _YESNO),
+    ("email", _EMAIL_ASK), ("url", _URL_ASK), ("when_exact", _WHEN_EXACT), ("number", _NUMBER_ASK), ("when", _WHEN), ("who", _WHO), ("where", _WHERE), ("why", _WHY), ("yesno", _YESNO),
 ]
 
 
@@ -165,6 +174,9 @@ def analyze(question: str) -> QuestionInfo:
     names = list(dict.fromkeys(t for w in literal for t in content_terms(w)))
     surface = {stem(t): t for w in literal for t in tokens(w)}
     terms = content_terms(question)
+    if kind in ("email", "url"):  # "the URL", "an email address" say what form the answer takes: no thing to find
+        form = {t for w in _ADDRESS_WORDS for t in content_terms(w)}
+        names, terms = [n for n in names if n not in form], [t for t in terms if t not in form]
     premise: list[str] = []
     main = ""
     if m := _PREMISE_FIRST.match(question) or _PREMISE_BUT.match(question) or _PREMISE_WHO.match(question):
@@ -194,6 +206,10 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
         return any(n not in asked for n in re.findall(r"\d+", text))
     if info.kind == "when_exact":
         return bool(DATE.search(text))
+    if info.kind == "email":
+        return bool(EMAIL.search(text))
+    if info.kind == "url":
+        return bool(URL.search(text))
     if info.kind == "when":  # a time, or in a manual a condition ("when the input is empty, ...")
         return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text))
     if has_name(text, exclude=set(info.terms) | set(info.names)):
@@ -210,7 +226,7 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 # What a sentence is scored on (``Reader.rank``); each feature's weight is a [reader] key (config.FEATURE_WEIGHTS).
 SENTENCE_FEATURES = tuple(FEATURE_WEIGHTS)
 # Questions that ask for a figure, a date, a name or a place: their answer is a phrase, not a whole sentence.
-TYPED_KINDS = ("how_many", "number", "when_exact", "when", "who", "where")
+TYPED_KINDS = ("how_many", "number", "when_exact", "when", "who", "where", "email", "url")
 # A question names a document when its words carry 60 % of its title's (or file name's) weight, at least this
 # much (about one distinctive word), and this many times what they match of any other document's names.
 NAMED_DOC_SHARE = 0.6
@@ -545,6 +561,54 @@ class Reader:
                 return Evidence(other, evidence.passage, evidence.score, evidence.dense, 0.0, True)
         return None
 
+    @functools.cached_property
+    def _folded_text(self) -> str:
+        """Every document's text, lower case, without Markdown's escapes: where a question's identifier is looked up."""
+        return "\n".join(d.text.lower().replace("\\_", "_") for d in self.index.corpus.documents)
+
+    def missing_identifiers(self, question: str) -> list[str]:
+        """The question's snake_case identifiers ("FROB_OPTIONS") that no document contains, lower case.
+
+        Word by word every part may be there ("frob", "options") while the thing named is not: such a name is
+        missing like any other. (Hyphenated words are left out: prose writes "long-range" and "long range".)
+        """
+        return [i.lower() for i in dict.fromkeys(_SNAKE.findall(question)) if i.lower() not in self._folded_text]
+
+    @functools.cached_property
+    def _named_by(self) -> dict[str, set[str]]:
+        """Name stem -> the documents whose title or file name has it."""
+        out: dict[str, set[str]] = {}
+        for source, forms in self._name_weights():
+            for t in set().union(*forms):
+                out.setdefault(t, set()).add(source)
+        return out
+
+    def unnamed_here(self, text: str, evidence: Evidence) -> list[str]:
+        """The question's words that name some of the documents, and neither name the document ``evidence`` comes from
+        nor stand near it (the sentence, the one before, its heading and title).
+
+        "Which license is <tool> under?" asked of a collection with three pages named for the tool: a license line of
+        another project's README answers a different question. Only words rarer than everyday English count
+        (``NAME_MAX_ZIPF``: "manual", "license", "make" name documents and say nothing of which), and none with digits;
+        a document named by any word of the question is in scope.
+        """
+        from wordfreq import zipf_frequency
+
+        if len(self.index.corpus.documents) < 2:
+            return []
+        n_docs = len(self.index.corpus.documents)
+        owners = {stem(tok): self._named_by.get(stem(tok), set()) for tok in tokens(text) if not re.search(r"\d", tok)}
+        owners = {t: o for t, o in owners.items() if 0 < len(o) < n_docs}
+        source = evidence.sentence.source
+        if not owners or any(source in o for o in owners.values()):
+            return []
+        rare = {stem(tok) for tok in tokens(text) if zipf_frequency(tok, "en") < NAME_MAX_ZIPF}
+        prev = self._neighbour(evidence, -1)
+        title = self.index.corpus.get(source).title
+        where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
+        said = stems(where.replace("_", " ").replace("-", " "))
+        return [t for t in owners if t in rare and t not in said]
+
     def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence) -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
 
@@ -591,12 +655,14 @@ class Reader:
             # Named things, numbers and quoted phrases must appear literally (or as their adjective: Malta and
             # Maltese): a neighbouring island does not answer a question about an island. Ordinary words may be
             # paraphrased.
-            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots],
+            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots]
+            + self.missing_identifiers(info.text),
             missing_share=round(sum(weight(t) for t in uncovered) / total, 3),
             best_score=best.score,
             best_dense=best.dense,
             max_dense=max(e.dense for e in ranked),
             type_found=info.kind not in TYPED_KINDS or best.type_ok,
+            elsewhere=self.unnamed_here(info.text, best),
         )
         reason = abstention_reason(signals, self.w, info.text, uncovered) if self.w.abstain else ""
         pending = ""
@@ -654,13 +720,16 @@ class Signals:
     best_dense: float
     max_dense: float  # the closest sentence in meaning, whatever its words
     type_found: bool  # a typed question ("how many", "who" ...) has a sentence of that type to answer from
+    # Rare words of the question that name some documents, none of them the best sentence's, which never mentions them.
+    elsewhere: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 # What a typed question asks for, in the words of a reply ("the passages give no such figure").
-ASKED_FOR = {"how_many": "such number", "number": "such figure", "who": "name", "where": "place", "when": "time", "when_exact": "date"}
+ASKED_FOR = {"how_many": "such number", "number": "such figure", "who": "name", "where": "place", "when": "time", "when_exact": "date",
+             "email": "email address", "url": "web address"}
 
 # (rule, why): the first rule that holds abstains. Each is a named, documented condition on the signals.
 ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Signals, str, list[str]], str]]] = [
@@ -669,6 +738,10 @@ ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Sig
     # Many question words absent AND nothing close in meaning: the documents are about something else.
     (lambda s, w: s.missing_share >= w.missing_share and s.best_dense < w.max_dense_for_missing,
      lambda s, q, unc: "they never mention " + _quote_terms(unc, q)),
+    # The question names documents by a word of theirs ("... the <tool> docs", "... in <project>"), and the closest
+    # sentence lies in another document that never mentions it: that document answers for something else.
+    (lambda s, w: bool(s.elsewhere),
+     lambda s, q, unc: "the closest passages are in other documents, which never mention " + _quote_terms(s.elsewhere, q)),
     (lambda s, w: s.max_dense < w.min_dense,
      lambda s, q, unc: "no passage is about this"),
     (lambda s, w: not s.type_found,
@@ -679,9 +752,11 @@ ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Sig
 
 
 def only_names_missing(signals: Signals, weights: ReaderConfig) -> bool:
-    """Is a name, number or quoted word the documents lack the only rule that declines?"""
+    """Is a name, number or quoted word the documents lack the only rule that declines? (A missing snake_case
+    identifier is never excused: a text names a vendor or a capital in words of its own, an identifier only as it is.)"""
     rest = dataclasses.replace(signals, missing_names=[])
-    return bool(signals.missing_names) and not any(holds(rest, weights) for holds, _ in ABSTAIN_RULES)
+    return (bool(signals.missing_names) and not any("_" in n for n in signals.missing_names)
+            and not any(holds(rest, weights) for holds, _ in ABSTAIN_RULES))
 
 
 def names_excused(kind: str, judge: float | None, weights: ReaderConfig) -> bool:
@@ -701,7 +776,11 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
+_SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 SPECIFIC_MAX_ZIPF = 3.0  # rarer than this in English, a word names a specific thing ("cache" does not)
+# A word that names some documents names what they are about when it is rarer than this in English: a tool, a project,
+# a product, a vendor; "license", "manual", "patch" are everyday words that titles share.
+NAME_MAX_ZIPF = 3.5
 
 
 def specific_terms(question: str) -> set[str]:
@@ -728,7 +807,7 @@ def specific_terms(question: str) -> set[str]:
 # "which version ...?"): the sentences it read hold none.
 # "unbound": a figure copied from a sentence that does not speak of the specific thing asked about (speaks_of_asked).
 UNCOPIED = ("none", "not_copied", "restates", "no_figure", "unbound")
-FIGURE_KINDS = ("how_many", "number", "when_exact")
+FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for
 
 
 def gives_figure(info: QuestionInfo, phrase: str) -> bool:
@@ -755,7 +834,7 @@ def _quote_terms(stem_terms: list[str], question: str) -> str:
     """Show the user the words of their question that the article lacks, as they typed them."""
     words = []
     for tok in re.findall(r"[\w’'.-]+", question):
-        if any(s in stem_terms for s in stems(tok)) and tok.lower() not in (w.lower() for w in words):
+        if (tok.lower() in stem_terms or any(s in stem_terms for s in stems(tok))) and tok.lower() not in (w.lower() for w in words):
             words.append(tok.strip(".’'"))
     return ", ".join(f"“{w}”" for w in words) or "what you asked about"
 

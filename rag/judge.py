@@ -29,7 +29,10 @@ ANSWERS = "Does the passage state the answer to the question? Reply Yes or No."
 # Told what a contradicted premise means, and shown only the cited sentences (not the runners-up the direct answer
 # reads), the LM gets 41 of 44 dev yes/no questions right leave-one-corpus-out, with "Yes" from P = 0.75 up
 # (reader.yes_min); the plain prompt ("Answer the question with Yes or No, going by the passage alone.") on five
-# sentences, its verdict used from P <= 0.25 or >= 0.75 and the rules' otherwise, 35.
+# sentences, its verdict used from P <= 0.25 or >= 0.75 and the rules' otherwise, 35. Tried on 40 of them and
+# dropped: the plain prompt on the cited sentences (AUC 0.98, 38 right at the best cut), the question first rewritten
+# by the LM as a statement and that judged true or not (0.96, 37, and ~5 s more), P(Yes) over P(Yes) with no passage
+# (0.95, 36).
 SAYS_YES = (
     "Going strictly by the passage, is the answer to the question Yes or No? If the passage says the opposite "
     "of what the question asks, the answer is No. Reply Yes or No."

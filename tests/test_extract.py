@@ -47,6 +47,12 @@ from rag.text import name_roots
         # The clause's own wh-word decides, after a lead-in too, before a "which version" inside the clause.
         ("In the Python policy, where can I find which Python 3 versions are supported?", "where"),
         ("When was version 2.0 released?", "when"),
+        ("What email address should I write to?", "email"),
+        ("which e-mail do I report bugs to", "email"),
+        ("what's the URL of the bug tracker", "url"),
+        ("What URL scheme does the player handle?", "other"),  # a scheme, not an address
+        ("Which email client is supported?", "other"),
+        ("Does it send email?", "yesno"),
     ],
 )
 def test_question_kinds(question, kind):
