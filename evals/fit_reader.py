@@ -48,6 +48,7 @@ GRID: dict[str, list[float]] = {
     "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
     "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
+    "judge_min_if_made_up": [0.0, 0.5, 0.6, 0.7],
 }
 # The LM's yes/no verdict ("Yes" from P(Yes) >= yes_min) does not touch abstention: fitted on its own, first.
 YES_MIN_GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min", "judge_min_if_names"] if has_judge else [])
-    keys += ["judge_min_if_none", "judge_min_if_uncopied"] if has_direct else []
+    keys += ["judge_min_if_none", "judge_min_if_uncopied", "judge_min_if_made_up"] if has_direct else []
     keys += ["yes_min"] if any((r.get("signals") or {}).get("says_yes") is not None for rows in runs.values() for r in rows) else []
 
     def row(label: str, s: dict[str, float], extra: str = "") -> str:

@@ -170,6 +170,9 @@ class ReaderConfig:
     # A question asking for a figure, date, name or place (rag.extract.TYPED_KINDS) whose short answer the LM could
     # not copy from those sentences (it said none, made one up, or repeated a whole sentence) needs this judge.
     judge_min_if_uncopied: float = 0.9
+    # Any other question (not yes/no) whose short answer the LM made up, a phrase in none of the sentences it read,
+    # needs this judge: on the dev runs such answers to unanswerable questions were judged 0.25-0.57, right ones 0.52-0.96.
+    judge_min_if_made_up: float = 0.6
     # A name, number or quoted word of the question that the documents never contain declines, unless it is the only
     # reason to and the LM judge finds the answer in the closest sentences with at least this P("Yes") ("Which
     # vendor ...?" answered by a company the text names; a capital for its country). Above 1: such a name always declines.

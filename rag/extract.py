@@ -827,6 +827,8 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
         return "the passages closest to the question do not answer it"
     if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'answer of that kind')}"
+    if direct == "not_copied" and judge < weights.judge_min_if_made_up:  # its answer is in none of them
+        return "the passages closest to the question do not answer it"
     return ""
 
 

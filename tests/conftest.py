@@ -22,9 +22,10 @@ def make_config(tmp_path):
 
     def make(corpus_dir: Path | str = SEEDS, **overrides):
         # FakeGenerator never copies a short answer phrase, which the shipped reader reads as "not in the documents"
-        # for a "how many" question: that rule is tested on its own (test_answer), with its threshold set there.
+        # for a "how many" question (and, with a lukewarm judge, for any): those rules are tested on their own
+        # (test_answer), with their thresholds set there.
         cfg = Config().replace(**{"paths.corpus_dir": str(corpus_dir), "paths.index_dir": str(tmp_path / "index"),
-                                  "reader.judge_min_if_uncopied": 0.0})
+                                  "reader.judge_min_if_uncopied": 0.0, "reader.judge_min_if_made_up": 0.0})
         return cfg.replace(**overrides) if overrides else cfg
 
     return make

@@ -226,7 +226,8 @@ def test_the_judge_can_only_turn_an_answer_into_an_abstention(make_config, p_yes
         assert events[-2].replace and events[-2].text == ans.answer  # the shown extractive text is withdrawn
 
 
-BOTH = {"generate.tasks": ["judge", "direct"], "reader.judge_min_if_uncopied": 0.9, "reader.judge_min_if_none": 0.55}
+BOTH = {"generate.tasks": ["judge", "direct"], "reader.judge_min_if_uncopied": 0.9, "reader.judge_min_if_none": 0.55,
+        "reader.judge_min_if_made_up": 0.6}
 OTHER = "What constrains Japan's military capabilities?"
 
 
@@ -248,7 +249,8 @@ def test_a_short_answer_without_a_figure_does_not_answer_how_many(make_config, p
     [(HOW_MANY, "90,000 sailors", 0.8, "give no such number"),  # asked for a figure, the LM could copy none
      (HOW_MANY, "NONE", 0.52, "do not answer"),  # it found none in the sentences, and the judge is lukewarm
      (HOW_MANY, "90,000 sailors", 0.95, ""),  # a judge this sure keeps the extractive answer
-     (OTHER, "90,000 sailors", 0.8, "")],  # an open question's answer need not be a short phrase
+     (OTHER, "90,000 sailors", 0.8, ""),  # an open question's answer need not be a short phrase ...
+     (OTHER, "90,000 sailors", 0.55, "do not answer")],  # ... but one made up, with a lukewarm judge, declines
 )
 def test_no_short_answer_from_the_lm_is_evidence_the_documents_do_not_say(make_config, question, reply, p_yes, why):
     pipe = Pipeline.load(make_config(**BOTH), embedder=FakeEmbedder(), generator=FakeGenerator(reply, yes=p_yes),
