@@ -100,8 +100,9 @@ def fake_pipeline(index_dir: Path, **overrides: Any) -> Any:
     from rag.embed import FakeEmbedder
     from rag.generate import FakeGenerator
 
-    # (FakeGenerator never copies a short answer phrase: the rule reading that as "not in the documents" is off.)
-    cfg = Config().replace(**{"paths.index_dir": str(index_dir), "reader.judge_min_if_uncopied": 0.0, **overrides})
+    # (FakeGenerator never copies a short answer phrase: the rules reading that as "not in the documents" are off.)
+    cfg = Config().replace(**{"paths.index_dir": str(index_dir), "reader.judge_min_if_uncopied": 0.0,
+                              "reader.judge_min_if_made_up": 0.0, **overrides})
     return Pipeline.load(cfg, embedder=FakeEmbedder(), generator=FakeGenerator(), progress=False)
 
 
