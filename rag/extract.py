@@ -594,20 +594,22 @@ class Reader:
         """
         from wordfreq import zipf_frequency
 
-        if len(self.index.corpus.documents) < 2:
+        n_docs = len(self.index.corpus.documents)  # (one document: no word names only some)
+        words = [(tok, stem(tok)) for tok in tokens(text) if not re.search(r"\d", tok)]
+        owners = {t: o for _, t in words if 0 < len(o := self._named_by.get(t, set())) < n_docs}
+        if not owners or any(evidence.sentence.source in o for o in owners.values()):
             return []
-        n_docs = len(self.index.corpus.documents)
-        owners = {stem(tok): self._named_by.get(stem(tok), set()) for tok in tokens(text) if not re.search(r"\d", tok)}
-        owners = {t: o for t, o in owners.items() if 0 < len(o) < n_docs}
-        source = evidence.sentence.source
-        if not owners or any(source in o for o in owners.values()):
-            return []
-        rare = {stem(tok) for tok in tokens(text) if zipf_frequency(tok, "en") < NAME_MAX_ZIPF}
-        prev = self._neighbour(evidence, -1)
-        title = self.index.corpus.get(source).title
-        where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
-        said = stems(where.replace("_", " ").replace("-", " "))
+        rare = {t for tok, t in words if t in owners and zipf_frequency(tok, "en") < NAME_MAX_ZIPF}
+        said = self._said_near(evidence)
         return [t for t in owners if t in rare and t not in said]
+
+    def _said_near(self, evidence: Evidence) -> set[str]:
+        """The stems of the sentence, the one before it, its section heading and its document's title (identifiers
+        split at "_" and "-"): what a sentence can be said to speak of."""
+        prev = self._neighbour(evidence, -1)
+        title = self.index.corpus.get(evidence.sentence.source).title
+        where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
+        return stems(where.replace("_", " ").replace("-", " "))
 
     def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence) -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
@@ -622,10 +624,7 @@ class Reader:
         asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= self._all_name_terms}
         if not asked:
             return True
-        prev = self._neighbour(evidence, -1)
-        title = self.index.corpus.get(evidence.sentence.source).title
-        where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
-        said = stems(where.replace("_", " ").replace("-", " "))
+        said = self._said_near(evidence)
         return all(all(part in said for part in term.split()) for term in asked)
 
     # -- decision ----------------------------------------------------------------------------------------------
