@@ -132,10 +132,13 @@ class QuestionInfo:
     name_words: dict[str, str] = field(default_factory=dict)  # name stem -> the word as typed
 
 
-# "Summarize ...", "what is this about", "main points of ...", "give me the gist", "tl;dr".
+# "Summarize ...", "what is this about", "main points of ...", "give me the gist", "tl;dr". A summary noun asks for
+# one only where it is what is wanted ("an overview of", "the gist?"), not where it names a thing ("In the summary
+# table, which range ...?" asks for a row).
 _SUMMARY = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|sum up|recap|outline)\b"
-    r"|\b(?:summary|gist|overview|tl;?dr|main (?:points?|ideas?|takeaways?)|key (?:points?|takeaways?))\b"
+    r"|\b(?:summary|gist|overview|tl;?dr)(?=\s*(?:$|[^\w\s]|(?:of|for|on|about|in|please|pls|plz)\b))"
+    r"|\b(?:main (?:points?|ideas?|takeaways?)|key (?:points?|takeaways?))\b"
     r"|^\s*what(?:'s| is| are)\s+(?:this|these|it|the)\s+(?:[\w.-]+\s+){0,5}?(?:all\s+)?about\s*\??\s*$",
     re.IGNORECASE,
 )

@@ -67,14 +67,18 @@ class DirectAnswer:
     start: int  # where the phrase starts in the document
 
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-"})
+# (A range's ellipsis too: "60514…60577" is copied as "60514-60577".)
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-", "…": "-"})
 # What a reader skips and a small LM drops when it copies: Markdown emphasis and code marks, escapes ("\\_"), and
 # bracketed reference tags without spaces ("red[R], green[G]" is copied as "red, green").
 _MARKUP = re.compile(r"[`*\\]|(?<!\w)_{1,2}|_{1,2}(?!\w)|\[[^\]\s]{1,40}\]")
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
-    return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+    """The words in order, whole: a phrase never starts or ends inside a word ("-i" is not the "-i" of "script-if")."""
+    head = r"(?<!\w)" if words[0][:1].isalnum() else ""
+    tail = r"(?!\w)" if words[-1][-1:].isalnum() else ""
+    return re.compile(head + r"\s+".join(re.escape(w) for w in words) + tail, re.IGNORECASE)
 
 
 def _find(phrase: str, text: str) -> tuple[int, int] | None:
@@ -135,6 +139,21 @@ def _with_unit(sentence: str, start: int, end: int) -> int:
     return unit.end() if unit and unit.group(1).lower() not in STOPWORDS else end
 
 
+# A command-line option as manuals list it with its other spelling: "-m NUM, --max-count=NUM", "-i[SUFFIX],
+# --in-place[=SUFFIX]". A short answer that is one of them is the whole entry: people search for either.
+_OPTION_ENTRY = re.compile(r"(?<![\w-])-\w(?:\[?[ =]?[A-Z][A-Z_]*\]?)?,[ \t]*--\w[\w-]*(?:\[?=[A-Z][\w-]*\]?)?")
+
+
+def _with_alias(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Where an option's answer stands once its other spelling is taken in."""
+    if not re.fullmatch(r"--?\w[\w-]*", sentence[start:end]):
+        return start, end
+    for entry in _OPTION_ENTRY.finditer(sentence):
+        if entry.start() <= start and end <= entry.end():
+            return entry.start(), entry.end()
+    return start, end
+
+
 # An identifier as manuals write them: an option, a path, a snake_case or dotted name, an ALL-CAPS constant.
 _CODE = re.compile(r"^(?:--?|/)\w|\w_\w|\w[./:]\w|^[A-Z][A-Z0-9_]+\b")
 
@@ -190,10 +209,13 @@ def direct_answer(
         if found is not None:
             start, end = found
             end = _with_unit(sentence.text, start, end)
+            start, end = _with_alias(sentence.text, start, end)
             phrase = sentence.text[start:end]  # as the document writes it (its case, its quotes)
             whole = end - start >= 0.9 * len(sentence.text) and len(sentence.text.split()) > SHORT_SENTENCE_WORDS
             if whole or not says_something(phrase, question):
                 return DirectReply(None, "restates", raw)  # the whole sentence, or nothing the question does not say
             return DirectReply(DirectAnswer(phrase, sentence, sentence.start + start), "copied", raw)
+    if _find(reply, question):  # "forever" for "temporary or forever?": the question's own words, not made up
+        return DirectReply(None, "restates", raw)
     log.info("Direct answer %r is not a phrase of the evidence; dropped", reply)
     return DirectReply(None, "not_copied", raw)

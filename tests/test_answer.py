@@ -379,7 +379,16 @@ def test_layout_lines_are_never_an_answer(make_config, tmp_path):
      ("The default weight value is 50, and the maximum is 100.", "What is the default weight?", "50", "50"),
      ("Version 3 of the License applies.", "Which version applies?", "3", "3"),
      ("It takes 2 MB of memory.", "How much memory does it take?", "2", "2 MB"),
-     ("Japan hosts 50,000 U.S. troops.", "How many troops?", "50,000", "50,000")],  # no "U" of "U.S."
+     ("Japan hosts 50,000 U.S. troops.", "How many troops?", "50,000", "50,000"),  # no "U" of "U.S."
+     # an option takes in its other spelling; a phrase is whole words ("-i" is not in "script-if")
+     ("[-f script-file] [script-if-no-other-script] -i[SUFFIX], --in-place[=SUFFIX]", "Which flag edits in place?",
+      "-i", "-i[SUFFIX], --in-place[=SUFFIX]"),
+     ("-m NUM, --max-count=NUM\n   Stop reading a file after NUM matching lines.", "How do I stop after N matches?",
+      "--max-count", "-m NUM, --max-count=NUM"),
+     ("Use -v, --invert-match to select non-matching lines.", "Which option inverts the match?", "-v",
+      "-v, --invert-match"),
+     ("| 60514…60577 | Host users mapped into containers |", "Which range is for host users?", "60514-60577",
+      "60514…60577")],  # a range's ellipsis copied as a hyphen
 )
 def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, question, reply, phrase):
     span = Span("doc.md", 100, 100 + len(sentence), sentence)
@@ -405,7 +414,11 @@ def test_a_phrase_that_is_not_in_the_sentence_even_without_markup_is_not_copied(
      ("The Go API is undocumented.", "What is undocumented?", "The Go API is undocumented.",
       "The Go API is undocumented", "copied"),  # a short sentence copied whole is the answer
      ("The cache files must always be written to disk atomically.", "How must the cache be written?",
-      "The cache files must always be written to disk atomically", None, "restates")],  # a long one copied whole only repeats the sentence
+      "The cache files must always be written to disk atomically", None, "restates"),  # a long one copied whole only repeats the sentence
+     # one of the question's own alternatives, not a phrase of the evidence: chosen, not made up
+     ("The grant is perpetual and irrevocable.", "Is the grant temporary or forever?", "forever", None, "restates"),
+     ("The grant is perpetual and irrevocable.", "Is the grant temporary or forever?", "for ten years", None,
+      "not_copied")],
 )
 def test_a_list_or_a_short_sentence_is_a_direct_answer(sentence, question, reply, phrase, status):
     direct, got, _ = direct_answer(FakeGenerator(reply), question, [Span("doc", 0, len(sentence), sentence)])

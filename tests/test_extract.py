@@ -38,6 +38,10 @@ from rag.text import name_roots
         ("give me the gist of this page", "summary"),
         ("What is this document about?", "summary"),
         ("main points of the sed manual?", "summary"),
+        ("can I get a quick overview of the lease", "summary"),
+        ("tl;dr", "summary"),
+        ("In the summary table, which UID range is for containers?", "other"),  # a table, not a summary
+        ("which flags does the overview section list", "other"),
         ("What does the -i option of sed do?", "other"),
         ("What is the numeric GID of the sudo group?", "number"),
         ("what port number does it listen on", "number"),
