@@ -61,7 +61,8 @@ SEED_SETS = ("seed_acceptance", "seed_dev", "seed_holdout")  # the article it wa
 
 
 def load(run_dir: Path, reruns: tuple[Path, ...] = ()) -> dict[str, list[dict[str, Any]]]:
-    """Every row of a run, each set's; a row of a later rerun (``multicorpus.py --ids``) replaces its question's."""
+    """Every row of a run, each set's; a row of a later rerun (``multicorpus.py --ids``) replaces its question's, or
+    joins the set when its question was written after the run."""
     from multicorpus import corpora
 
     files = corpora()
@@ -74,6 +75,8 @@ def load(run_dir: Path, reruns: tuple[Path, ...] = ()) -> dict[str, list[dict[st
         name = results.parent.name
         rows = [json.loads(line) for line in results.open(encoding="utf-8")]
         rows = [newer.get((name, r["id"]), r) for r in rows]
+        known = {r["id"] for r in rows}
+        rows += [r for (set_name, qid), r in newer.items() if set_name == name and qid not in known]
         if name in files:  # each row learns its question's gold yes/no, so the LM's verdict can be replayed
             gold = {q.id: q.answers[0] for q in load_questions(files[name][1]) if q.answers and q.answers[0] in ("Yes", "No")}
             for r in rows:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from .errors import GenerationError
 from .generate import Generator
 from .schema import Span
-from .text import STOPWORDS, content_terms, fuzzy_in
+from .text import STOPWORDS, content_terms, fuzzy_in, stem, stems
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,57 @@ def _with_alias(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# A small LM copies the least it can: "China" of "China's maritime ambitions", "transparent yet secure" of "transparent
+# yet secure data-sharing environment" for "What environment ...?". The phrase is completed through a possessive and
+# the words after it, or up to the kind of thing the question asks for ("what era" -> "post-war era"), never more
+# than ``COMPLETE_MAX_WORDS`` words, never across a stopword or punctuation.
+COMPLETE_MAX_WORDS = 3
+_NEXT_WORD = re.compile(r"(?:[ \t]+|[ \t]*\n[ \t]*)([A-Za-z][\w-]*(?:[./][\w-]+)*)")
+_POSSESSIVE = re.compile(r"[’']s\b")
+_WHO = re.compile(r"^\W*(?:who|whom|whose)\b", re.IGNORECASE)  # "Hegseth", not "Hegseth's announcement"
+# The one or two words after "what"/"which" ("what kind of" ...) name the kind of thing asked for, unless a third
+# word follows that is no stopword: "What revealed US military intentions" is a clause.
+_WH_KIND = re.compile(
+    r"\b(?:what|which)\s+(?:(?:kind|sort|type)s?\s+of\s+)?([\w./-]+(?:\s+[\w./-]+)?)(?=\s*(?:$|[^\w\s]|([\w']+)))",
+    re.IGNORECASE,
+)
+
+
+def _following_words(sentence: str, pos: int) -> list[re.Match[str]]:
+    out: list[re.Match[str]] = []
+    while len(out) < COMPLETE_MAX_WORDS and (m := _NEXT_WORD.match(sentence, pos)) and m.group(1).lower() not in STOPWORDS:
+        out.append(m)
+        pos = m.end()
+    return out
+
+
+def _word_stems(word: str) -> set[str]:
+    return {stem(part) for part in re.split(r"[-/]", word.lower()) if part}
+
+
+def _completed(sentence: str, start: int, end: int, question: str) -> int:
+    """Where a short answer ends once completed to the noun phrase the question asks for."""
+    if not _WHO.match(question) and (possessive := _POSSESSIVE.match(sentence, end)):
+        if words := _following_words(sentence, possessive.end()):
+            return words[-1].end()
+    wh = _WH_KIND.search(question)
+    if not wh:
+        return end
+    words = wh.group(1).split()
+    kind = []
+    for word in words:
+        if word.lower() in STOPWORDS:
+            break
+        kind.append(word)
+    if len(kind) == len(words) and wh.group(2) and wh.group(2).lower() not in STOPWORDS:
+        return end
+    asked = set().union(*(_word_stems(w) for w in kind)) if kind else set()
+    if not asked or stems(sentence[start:end]) & asked:
+        return end  # the answer already says what it is
+    hits = [m for m in _following_words(sentence, end) if _word_stems(m.group(1)) & asked]
+    return hits[-1].end() if hits else end
+
+
 # An identifier as manuals write them: an option, a path, a snake_case or dotted name, an ALL-CAPS constant.
 _CODE = re.compile(r"^(?:--?|/)\w|\w_\w|\w[./:]\w|^[A-Z][A-Z0-9_]+\b")
 
@@ -214,6 +265,7 @@ def direct_answer(
             whole = end - start >= 0.9 * len(sentence.text) and len(sentence.text.split()) > SHORT_SENTENCE_WORDS
             if whole or not says_something(phrase, question):
                 return DirectReply(None, "restates", raw)  # the whole sentence, or nothing the question does not say
+            phrase = sentence.text[start : _completed(sentence.text, start, end, question)]
             return DirectReply(DirectAnswer(phrase, sentence, sentence.start + start), "copied", raw)
     if _find(reply, question):  # "forever" for "temporary or forever?": the question's own words, not made up
         return DirectReply(None, "restates", raw)

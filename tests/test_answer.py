@@ -398,6 +398,28 @@ def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, qu
     assert sentence[direct.start - 100 :].startswith(direct.text)  # exact document text, at its own offset
 
 
+@pytest.mark.parametrize(
+    ("sentence", "question", "reply", "phrase"),
+    [("It underscores concern about China’s maritime ambitions in the region.", "What does it underscore concern about?",
+      "China", "China’s maritime ambitions"),  # a possessor is completed with what it possesses
+     ("Hegseth’s announcement names the new command.", "Who names the new command?", "Hegseth", "Hegseth"),  # who: a person
+     ("A transparent yet secure data-sharing environment becomes paramount.", "What environment for data is paramount?",
+      "transparent yet secure", "transparent yet secure data-sharing environment"),  # up to the kind asked for
+     ("It is based on the Lempel-Ziv algorithm (LZ77).", "Which compression algorithm is it based on?", "Lempel-Ziv",
+      "Lempel-Ziv algorithm"),
+     ("The joint operational command underpins the alliance.", "What kind of command underpins the alliance?",
+      "joint operational command", "joint operational command"),  # already says what it is: no verb taken in
+     ("Its texts revealing US military intentions worried allies.", "What revealed US military intentions?", "Its texts",
+      "Its texts"),  # "what revealed ...": a clause, not a kind of thing
+     ("Set the extended\nattribute user.mime_type to it.", "Which attribute holds the type?", "user.mime_type",
+      "user.mime_type")],  # nothing of the kind after the phrase: as copied
+)
+def test_a_short_answer_is_completed_to_the_phrase_the_question_asks_for(sentence, question, reply, phrase):
+    direct, status, _ = direct_answer(FakeGenerator(reply), question, [Span("doc", 0, len(sentence), sentence)])
+    assert status == "copied" and direct is not None and direct.text == phrase
+    assert sentence[direct.start :].startswith(direct.text)
+
+
 def test_a_phrase_that_is_not_in_the_sentence_even_without_markup_is_not_copied():
     sentence = "It is used by GNOME[GNOME] and KDE[KDE]."
     direct, status, raw = direct_answer(FakeGenerator("GNOME, KDE and XFCE"), "Which desktops?", [Span("a", 0, 39, sentence)])
