@@ -154,14 +154,14 @@ def _with_alias(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-# A small LM copies the least it can: "China" of "China's maritime ambitions", "transparent yet secure" of "transparent
-# yet secure data-sharing environment" for "What environment ...?". The phrase is completed through a possessive and
+# A small LM copies the least it can: "Acme" of "Acme's export rules", "transparent yet secure" of "transparent yet
+# secure data-sharing environment" for "What environment ...?". The phrase is completed through a possessive and
 # the words after it, or up to the kind of thing the question asks for ("what era" -> "post-war era"), never more
 # than ``COMPLETE_MAX_WORDS`` words, never across a stopword or punctuation.
 COMPLETE_MAX_WORDS = 3
 _NEXT_WORD = re.compile(r"(?:[ \t]+|[ \t]*\n[ \t]*)([A-Za-z][\w-]*(?:[./][\w-]+)*)")
 _POSSESSIVE = re.compile(r"[’']s\b")
-_WHO = re.compile(r"^\W*(?:who|whom|whose)\b", re.IGNORECASE)  # "Hegseth", not "Hegseth's announcement"
+_WHO = re.compile(r"^\W*(?:who|whom|whose)\b", re.IGNORECASE)  # "Smith", not "Smith's announcement"
 # The one or two words after "what"/"which" ("what kind of" ...) name the kind of thing asked for, unless a third
 # word follows that is no stopword: "What revealed US military intentions" is a clause.
 _WH_KIND = re.compile(
