@@ -44,8 +44,15 @@ def normalize_history(history: Sequence[Any] | None, max_turns: int, max_chars: 
 
 
 _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|does|did|will|would|can|could|says?|said)\b", re.I)
-_QUANTITY = re.compile(r"^(?:around|about|roughly|some|over|under|nearly|almost|more|less|yes|no|\d)", re.IGNORECASE)
+_QUANTITY = re.compile(r"^(?:around|about|roughly|some|over|under|nearly|almost|more|less|at (?:least|most)|up to|yes|no|\d)",
+                       re.IGNORECASE)
+# Where an answer's leading noun phrase ends: "-j (--jobs): it sets ...", "A file called a dictionary, trained on ...".
+_LEAD_END = re.compile(r":|,|;| \(| [—–-] ")
+_PRONOUN_START = re.compile(r"^(?:it|they|this|that|these|those|he|she|we|you|i)\b", re.IGNORECASE)
 _PERSONAL = {"he", "him", "his", "she", "her"}
+_ASKS_WHO = re.compile(r"^\W*(?:who|whom)\b", re.IGNORECASE)
+# "What is the cache file?": the answer describes the thing asked about, and a following "it" still means that thing.
+_ASKS_WHAT_IS = re.compile(r"^\W*what(?:'s|’s|\s+is|\s+are)\s+(?:(?:the|a|an)\s+)?(?:[^\s?]+\s*){1,4}\?*\s*$", re.IGNORECASE)
 
 
 def subject_of(question: str) -> str:
@@ -59,10 +66,14 @@ def subject_of(question: str) -> str:
 
 
 def _answer_entity(answer: str) -> str:
-    """A short noun-phrase answer ("The Suez Canal.") is what a following "it"/"he" most likely means."""
+    """A short noun-phrase answer ("The Suez Canal.") is what a following "it"/"he" most likely means; of a longer
+    answer, the noun phrase it starts with ("-j (--jobs): it sets how many jobs run" -> "-j")."""
     text = MARKER.sub("", answer).strip().rstrip(".!")
     words = text.split()
-    if not 0 < len(words) <= 8 or _QUANTITY.match(text) or _SENTENCE_VERB.search(text):
+    if len(words) > 8 and (lead := _LEAD_END.search(text)):
+        text = text[: lead.start()].strip()
+        words = text.split() if len(text.split()) <= 5 else []
+    if not 0 < len(words) <= 8 or _QUANTITY.match(text) or _SENTENCE_VERB.search(text) or _PRONOUN_START.match(text):
         return ""
     return text[:1].lower() + text[1:] if words[0].lower() in ("the", "a", "an") else text
 
@@ -100,6 +111,8 @@ def rewrite(question: str, history: list[dict[str, str]]) -> str:
         target = entity or subject
         if p in _PERSONAL and not _NAME.search(target):
             target = subject  # "he" needs a person's name; a short answer like "doubling" is not one
+        if p not in _PERSONAL and p not in ("they", "them", "their") and (_ASKS_WHO.match(previous) or _ASKS_WHAT_IS.match(previous)):
+            target = subject  # "Who stewards the license?" "The Foundation." "Can others revise it?": the license
         if p in ("its", "their", "his", "her"):
             return f"{target}’s"
         return target

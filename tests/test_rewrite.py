@@ -1,0 +1,49 @@
+"""Follow-ups made standalone: what "it", "he" and "what about X" refer to."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.rewrite import rewrite
+
+
+def _history(question: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+@pytest.mark.parametrize(
+    ("previous", "answer", "followup", "standalone"),
+    [
+        # a short answer is what "it" means
+        ("Which libffi function prepares a call interface?", "ffi_prep_cif.", "and what does it return?",
+         "What does ffi_prep_cif return?"),
+        # ... and of a longer answer, the noun phrase it starts with
+        ("Which make option runs jobs in parallel?", "-j (--jobs): it sets how many jobs run simultaneously.",
+         "what if I give it no number?", "What if I give -j no number?"),
+        ("What does the training mode produce?", "A file called a dictionary, trained on a few sample files.",
+         "and where does it help the most?", "Where does a file called a dictionary help the most?"),
+        # an answer that is a sentence names no entity: the previous question's subject does
+        ("What does pg_upgradecluster do?", "It migrates a cluster from one major version to another.",
+         "what does its -v switch do?", "What does pg_upgradecluster’s -v switch do?"),
+        # "who ...?" answers with a person or a body; "it" still means the thing asked about
+        ("Who is the license steward of the Mozilla Public License?", "The Mozilla Foundation.",
+         "can anybody else put out new versions of it?", "Can anybody else put out new versions of Mozilla Public License?"),
+        ("Who is the defense secretary mentioned in the article?", "Pete Hegseth.", "What did he call Japan?",
+         "What did Pete Hegseth call Japan?"),
+        # "what is X?" answers with a description of X; "it" is X
+        ("What is the Cache File?", "A binary, mmappable file holding the same information as the other files.",
+         "and how must it be written to disk?", "How must Cache File be written to disk?"),
+    ],
+)
+def test_a_followup_names_what_it_refers_to(previous, answer, followup, standalone):
+    assert rewrite(followup, _history(previous, answer)) == standalone
+
+
+def test_a_standalone_question_is_left_alone():
+    assert rewrite("Which port does the server use?", _history("Who wrote it?", "Jane Doe.")) == "Which port does the server use?"
+
+
+def test_a_figure_is_not_what_it_refers_to():
+    history = _history("How long must the offer stay valid?", "At least three years, and as long as parts are offered.")
+    standalone = rewrite("and what can they charge for it?", history)
+    assert "offer" in standalone and "three years" not in standalone
