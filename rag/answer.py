@@ -254,7 +254,7 @@ class Pipeline:
                 # The sentence the phrase is copied from; a figure from a line about something else, or a phrase from
                 # a document other than those the question names, is no answer.
                 found = by_span[(direct.span.source, direct.span.start)] if direct is not None else None
-                if found is not None and (not self.reader.speaks_of_asked(info, found) or self.reader.unnamed_here(info.text, found)):
+                if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:
                     return self._abstain(answer, why)

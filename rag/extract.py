@@ -614,15 +614,17 @@ class Reader:
         where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
         return stems(where.replace("_", " ").replace("-", " "))
 
-    def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence) -> bool:
+    def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence, answer: str = "") -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
 
         Specific: an identifier ("frob_widget_size", "long-range") or a word rare in English. A figure copied from
         another entry's line ("... it had id 41.") is no answer about the entry the question names. The sentence
         before it, its section heading and its document's title count as where it speaks of them; words that name
         any document do not count as specific (inside a document its sentences seldom repeat its name), nor do
-        words with digits (numbers and versions are the missing-name rule's)."""
-        if info.kind not in FIGURE_KINDS:
+        words with digits (numbers and versions are the missing-name rule's). A bare figure is held to it whatever
+        the question's form ("what uid does <user> have?" is no "how many" question, and "It had uid 37." of
+        another user is no answer)."""
+        if info.kind not in FIGURE_KINDS and not BARE_FIGURE.fullmatch(answer.strip()):
             return True
         asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= self._all_name_terms}
         if not asked:
@@ -809,6 +811,7 @@ def specific_terms(question: str) -> set[str]:
 # "which version ...?"): the sentences it read hold none.
 # "unbound": a figure copied from a sentence that does not speak of the specific thing asked about (speaks_of_asked).
 UNCOPIED = ("none", "not_copied", "restates", "no_figure", "unbound")
+BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*")  # "37", "1,024", "1000..60000": a figure with nothing it counts
 FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for
 
 

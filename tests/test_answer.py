@@ -584,7 +584,8 @@ GROUPS = ("# Groups\n\nThe sudo group lets its members run commands as root. Mem
 @pytest.mark.parametrize(
     ("question", "reply", "status"),
     [("What is the numeric GID of the sudo group?", "41", "unbound"),  # 41 is another group's gid
-     ("What gid did the gnats group have?", "41", "copied")],  # the line speaks of gnats and of a gid
+     ("What gid did the gnats group have?", "41", "copied"),  # the line speaks of gnats and of a gid
+     ("what gid does the sudo group have", "41", "unbound")],  # no "how many" form, yet a bare figure all the same
 )
 def test_a_figure_from_a_line_about_something_else_is_no_short_answer(make_config, tmp_path, question, reply, status):
     folder = tmp_path / "docs"
@@ -594,8 +595,9 @@ def test_a_figure_from_a_line_about_something_else_is_no_short_answer(make_confi
                          progress=False)
     ans = pipe.ask(question)
     assert ans.signals["direct"] == status
-    if status == "unbound":  # no short answer to a figure question, and the judge is not sure: declined
-        assert ans.abstained and ans.citations == []
+    if status == "unbound":  # never "41 [1]"; a figure question with no short answer and an unsure judge: declined
+        assert not ans.answer.startswith("41")
+        assert ans.abstained == (analyze(question).kind == "number") and (ans.citations == []) == ans.abstained
     else:
         assert not ans.abstained and ans.answer == "41 [1]" and "gnats" in ans.citations[0].text
         _exact(pipe, ans)
