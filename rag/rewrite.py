@@ -46,8 +46,9 @@ def normalize_history(history: Sequence[Any] | None, max_turns: int, max_chars: 
 _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|does|did|will|would|can|could|says?|said)\b", re.I)
 _QUANTITY = re.compile(r"^(?:around|about|roughly|some|over|under|nearly|almost|more|less|at (?:least|most)|up to|yes|no|\d)",
                        re.IGNORECASE)
-# Where an answer's leading noun phrase ends: "-j (--jobs): it sets ...", "A file called a dictionary, trained on ...".
-_LEAD_END = re.compile(r":|,|;| \(| [—–-] ")
+# Where an answer's leading noun phrase ends: "-j (--jobs): it sets ...", "Section 6, Trademarks: the License ...".
+# (Not at a comma: "Section 6" of "Section 6, Trademarks" says less than the whole.)
+_LEAD_END = re.compile(r":| \(| [—–-] ")
 _PRONOUN_START = re.compile(r"^(?:it|they|this|that|these|those|he|she|we|you|i)\b", re.IGNORECASE)
 _PERSONAL = {"he", "him", "his", "she", "her"}
 _ASKS_WHO = re.compile(r"^\W*(?:who|whom)\b", re.IGNORECASE)

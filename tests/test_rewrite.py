@@ -20,8 +20,8 @@ def _history(question: str, answer: str) -> list[dict[str, str]]:
         # ... and of a longer answer, the noun phrase it starts with
         ("Which make option runs jobs in parallel?", "-j (--jobs): it sets how many jobs run simultaneously.",
          "what if I give it no number?", "What if I give -j no number?"),
-        ("What does the training mode produce?", "A file called a dictionary, trained on a few sample files.",
-         "and where does it help the most?", "Where does a file called a dictionary help the most?"),
+        ("Which section deals with trademarks?", "Section 6, Trademarks: the License grants no right to use them.",
+         "what exception does it make?", "What exception does Section 6, Trademarks make?"),
         # an answer that is a sentence names no entity: the previous question's subject does
         ("What does pg_upgradecluster do?", "It migrates a cluster from one major version to another.",
          "what does its -v switch do?", "What does pg_upgradecluster’s -v switch do?"),
