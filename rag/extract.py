@@ -622,7 +622,7 @@ class Reader:
         before it, its section heading and its document's title count as where it speaks of them; words that name
         any document do not count as specific (inside a document its sentences seldom repeat its name), nor do
         words with digits (numbers and versions are the missing-name rule's). A bare figure is held to it whatever
-        the question's form ("what uid does <user> have?" is no "how many" question, and "It had uid 37." of
+        the question's form ("what id does <user> have?" is no "how many" question, and "It had id 37." of
         another user is no answer)."""
         if info.kind not in FIGURE_KINDS and not BARE_FIGURE.fullmatch(answer.strip()):
             return True
@@ -823,11 +823,13 @@ def gives_figure(info: QuestionInfo, phrase: str) -> bool:
 def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: ReaderConfig) -> str:
     """Why the LM's checks decline an answer the rules let through; empty when they do not.
 
-    ``judge`` is its P(Yes) that the sentences answer the question, ``direct`` what became of its short answer
-    (None before it was asked). The pipeline decides with this and ``evals/fit_reader.py`` replays it.
+    ``judge`` is its P(Yes) that the sentences answer the question (for yes/no, the cited sentences alone),
+    ``direct`` what became of its short answer (None before it was asked). The pipeline decides with this and ``evals/fit_reader.py`` replays it.
     """
-    if judge is None or kind == "yesno":  # a yes/no question is judged for its polarity instead
+    if judge is None:
         return ""
+    if kind == "yesno":  # judged on the cited sentences alone, and held to a bar of its own
+        return "the passages closest to the question do not say" if judge < weights.judge_min_yesno else ""
     if judge < weights.judge_min or (direct == "none" and judge < weights.judge_min_if_none):
         return "the passages closest to the question do not answer it"
     if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:
