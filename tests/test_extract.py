@@ -152,7 +152,7 @@ def test_a_question_names_a_document_only_when_one_stands_out(question, source):
     ],
 )
 def test_a_direct_answer_must_say_something(phrase, question, ok):
-    from rag.judge import says_something
+    from rag.phrase import says_something
 
     assert says_something(phrase, question) is ok
 
