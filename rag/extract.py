@@ -824,7 +824,8 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
     """Why the LM's checks decline an answer the rules let through; empty when they do not.
 
     ``judge`` is its P(Yes) that the sentences answer the question (for yes/no, the cited sentences alone),
-    ``direct`` what became of its short answer (None before it was asked). The pipeline decides with this and ``evals/fit_reader.py`` replays it.
+    ``direct`` what became of its short answer (None before it was asked). The pipeline decides with this and
+    ``evals/fit_reader.py`` replays it.
     """
     if judge is None:
         return ""
@@ -834,6 +835,9 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
         return "the passages closest to the question do not answer it"
     if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'answer of that kind')}"
+    # Whatever the question's form: its short answer came from a line about something else ("37", another user's id).
+    if direct == "unbound" and judge < weights.judge_min_if_uncopied:
+        return "the passages closest to the question speak of other things"
     if direct == "not_copied" and judge < weights.judge_min_if_made_up:  # its answer is in none of them
         return "the passages closest to the question do not answer it"
     return ""

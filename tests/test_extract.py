@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from rag.config import ReaderConfig
-from rag.extract import Signals, abstention_reason, analyze
+from rag.extract import Signals, abstention_reason, analyze, lm_abstention
 from rag.text import name_roots
 
 
@@ -186,3 +186,27 @@ def test_a_who_or_where_question_needs_people_or_a_place(question, sentence, ok)
     from rag.extract import _type_ok
 
     assert _type_ok(analyze(question), sentence) is ok
+
+
+W = ReaderConfig(judge_min=0.5, judge_min_if_uncopied=0.9, judge_min_if_made_up=0.6, judge_min_yesno=0.3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "judge", "direct", "declines"),
+    [
+        ("other", None, None, False),  # no judge, no LM verdict
+        ("other", 0.45, "copied", True),  # under judge_min, whatever the short answer
+        ("other", 0.7, "copied", False),
+        ("other", 0.55, "not_copied", True),  # a made-up short answer needs judge_min_if_made_up
+        ("other", 0.65, "not_copied", False),
+        ("other", 0.7, "restates", False),  # the extractive sentence stands
+        ("number", 0.85, "restates", True),  # a figure question without a copied figure needs 0.9
+        ("number", 0.95, "no_figure", False),
+        ("other", 0.85, "unbound", True),  # a figure from another entry's line, whatever the question's form
+        ("other", 0.95, "unbound", False),
+        ("yesno", 0.25, None, True),  # the cited sentences do not state the answer
+        ("yesno", 0.35, None, False),  # (a contradicted premise rates low too: a low bar)
+    ],
+)
+def test_the_lm_checks_decline_by_kind_judge_and_short_answer(kind, judge, direct, declines):
+    assert bool(lm_abstention(kind, judge, direct, W)) is declines
