@@ -157,6 +157,8 @@ class Pipeline:
         retrieval = self.retriever.search(query, source=named, keywords=named and self.reader.without_name(query, named))
         timings.retrieve_s = time.perf_counter() - t0 - timings.rewrite_s
         info = analyze(standalone)
+        if info.kind == "other" and self.reader.asks_what_a_document_is(standalone):
+            info = dataclasses.replace(info, kind="summary")  # "What is libfoo?" of the libfoo pages: what they say it is
         if named and not followup and self.config.answer.read_inside_named:
             info = self.reader.inside(info, named)  # (a follow-up's name words say what its "it" is: kept)
         qvec = retrieval.query_vector if query == standalone else self.embedder.embed([standalone])[0]

@@ -29,6 +29,7 @@ from .text import (
     NUMBER,
     PERIOD,
     STOPWORDS,
+    WHAT_IS,
     content_terms,
     fuzzy_in,
     has_name,
@@ -605,6 +606,20 @@ class Reader:
         rare = {t for tok, t in words if t in owners and zipf_frequency(tok, "en") < NAME_MAX_ZIPF}
         said = self._said_near(evidence)
         return [t for t in owners if t in rare and t not in said]
+
+    def asks_what_a_document_is(self, text: str) -> bool:
+        """ "What is libfoo?" where every word of the thing names documents and is rarer than everyday English
+        (``NAME_MAX_ZIPF``): the pages about it answer with what they are about (a summary), not one sentence that
+        happens to name it ("libfoo is missing a few features.")."""
+        from wordfreq import zipf_frequency
+
+        match = WHAT_IS.match(text)
+        if not match or len(match.group("thing").split()) > 3:
+            return False
+        words = [w for w in tokens(match.group("thing")) if w not in STOPWORDS and not w[:1].isdigit()]  # "libfoo2"
+        return bool(words) and all(
+            stem(w) in self._all_name_terms and zipf_frequency(w, "en") < NAME_MAX_ZIPF for w in words
+        )
 
     def _said_near(self, evidence: Evidence) -> set[str]:
         """The stems of the sentence, the one before it, its section heading and its document's title (identifiers

@@ -14,7 +14,7 @@ from typing import Any
 from .cite import MARKER
 from .errors import InvalidQuestionError
 from .guard import CONTROL_CHARS as _CONTROL
-from .text import STOPWORDS, content_terms, is_demonym
+from .text import STOPWORDS, WHAT_IS, content_terms, is_demonym
 
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|well)\b[\s,]*", re.IGNORECASE)
 _WHAT_ABOUT = re.compile(r"^\s*(?:what|how)\s+about\s+(?P<x>.+?)\s*\??\s*$", re.IGNORECASE)
@@ -52,8 +52,7 @@ _LEAD_END = re.compile(r":| \(| [—–-] ")
 _PRONOUN_START = re.compile(r"^(?:it|they|this|that|these|those|he|she|we|you|i)\b", re.IGNORECASE)
 _PERSONAL = {"he", "him", "his", "she", "her"}
 _ASKS_WHO = re.compile(r"^\W*(?:who|whom)\b", re.IGNORECASE)
-# "What is the cache file?": the answer describes the thing asked about, and a following "it" still means that thing.
-_ASKS_WHAT_IS = re.compile(r"^\W*what(?:'s|’s|\s+is|\s+are)\s+(?:(?:the|a|an)\s+)?(?:[^\s?]+\s*){1,4}\?*\s*$", re.IGNORECASE)
+
 
 
 def subject_of(question: str) -> str:
@@ -112,8 +111,10 @@ def rewrite(question: str, history: list[dict[str, str]]) -> str:
         target = entity or subject
         if p in _PERSONAL and not _NAME.search(target):
             target = subject  # "he" needs a person's name; a short answer like "doubling" is not one
-        if p not in _PERSONAL and p not in ("they", "them", "their") and (_ASKS_WHO.match(previous) or _ASKS_WHAT_IS.match(previous)):
-            target = subject  # "Who stewards the license?" "The Foundation." "Can others revise it?": the license
+        if p not in _PERSONAL and p not in ("they", "them", "their") and (_ASKS_WHO.match(previous) or WHAT_IS.match(previous)):
+            # "Who stewards the license?" "The Foundation." "Can others revise it?": the license. After "What is the
+            # cache file?" the answer describes the thing asked about, and "it" still means that thing.
+            target = subject
         if p in ("its", "their", "his", "her"):
             return f"{target}’s"
         return target

@@ -154,6 +154,9 @@ def fuzzy_in(term: str, vocabulary: set[str]) -> bool:
     return False
 
 
+# "What is X?", "what's the cache file": a question that asks what a thing is (X: one to four words).
+WHAT_IS = re.compile(r"^\W*what(?:'s|’s|\s+is|\s+are)\s+(?:(?:the|a|an)\s+)?(?P<thing>[^\s?]+(?:\s+[^\s?]+){0,3})\s*\?*\s*$",
+                     re.IGNORECASE)
 NUMBER = re.compile(
     r"\b\d[\d,]*(?:\.\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|"

@@ -682,3 +682,19 @@ def test_an_identifier_no_document_contains_is_a_missing_name(make_config, tmp_p
     assert judged.ask("what does the FROB_OPTIONS variable do").abstained
     ans = pipe.ask("what does the frob_config variable do")
     assert not ans.abstained and "FROB_CONFIG" in ans.citations[0].text
+
+
+def test_what_a_named_thing_is_is_answered_with_what_its_pages_say_it_is(make_config, tmp_path):
+    """"What is widgetlib?" of widgetlib's pages gets their lead and central sentences, not one line naming it."""
+    pipe = _over(make_config, tmp_path / "docs", {
+        "widgetlib-README.md": "# Introduction\n\nThe widgetlib library draws portable widgets on any screen. It keeps "
+                               "the widgets small and fast, and it draws each of them with one call.\n\n## Limits\n\n"
+                               "widgetlib is missing a few features. Nested widgets are not supported yet.\n",
+        "gadgets.md": "# Gadgets\n\nGadgets are configured in gadgets.toml.\n"})
+    assert pipe.reader.asks_what_a_document_is("what is widgetlib")
+    assert not pipe.reader.asks_what_a_document_is("What is a widget?")  # an everyday word names no document
+    assert not pipe.reader.asks_what_a_document_is("What is the widgetlib draw call for?")
+    ans = pipe.ask("What is widgetlib?")
+    assert "centrality" in ans.signals  # answered as a summary of its pages
+    assert "draws portable widgets" in ans.answer and len(ans.citations) >= 2
+    _exact(pipe, ans)
