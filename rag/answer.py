@@ -244,10 +244,6 @@ class Pipeline:
                 # P(Yes) separated yes from no better without it (AUC 0.98 against 0.96; 39 right at the best cut, 37).
                 p = says_yes(self.generator, question, cited)
                 answer.signals["says_yes"] = round(p, 4)
-                # Do they state the answer at all? (Same passage: only the last line is new to the LM.)
-                answer.signals["judge"] = round(answers_question(self.generator, question, cited), 4)
-                if (why := lm_abstention(kind, answer.signals["judge"], None, w)) and w.abstain:
-                    return self._abstain(answer, why)
                 verdict = "Yes" if p >= w.yes_min else "No"
                 answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
                 answer.generator = "lm-judged"

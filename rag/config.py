@@ -183,10 +183,6 @@ class ReaderConfig:
     # "Yes", so 0.5 is too low. On the 44 yes/no questions of all eight sets: 42 right (typed 41) at 0.65, 43 (39) at
     # 0.6, 42 (39) at 0.7; the folds pick 0.6-0.7.
     yes_min: float = 0.65
-    # A yes/no question is declined when the judge, reading the cited sentences alone, finds they do not state the
-    # answer with at least this P("Yes"): "Does it support <a platform never mentioned>?" is not a "No". (A false
-    # premise is answered "No" by a sentence that contradicts it, which the judge also rates low: hence a low bar.)
-    judge_min_yesno: float = 0.0
     # false: never abstain (the signals are still recorded): how evals/fit_reader.py sees every would-be answer.
     abstain: bool = True
 

@@ -838,14 +838,11 @@ def gives_figure(info: QuestionInfo, phrase: str) -> bool:
 def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: ReaderConfig) -> str:
     """Why the LM's checks decline an answer the rules let through; empty when they do not.
 
-    ``judge`` is its P(Yes) that the sentences answer the question (for yes/no, the cited sentences alone),
-    ``direct`` what became of its short answer (None before it was asked). The pipeline decides with this and
+    ``judge`` is its P(Yes) that the sentences answer the question, ``direct`` what became of its short answer (None before it was asked). The pipeline decides with this and
     ``evals/fit_reader.py`` replays it.
     """
-    if judge is None:
+    if judge is None or kind == "yesno":  # a yes/no question is judged for its polarity instead
         return ""
-    if kind == "yesno":  # judged on the cited sentences alone, and held to a bar of its own
-        return "the passages closest to the question do not say" if judge < weights.judge_min_yesno else ""
     if judge < weights.judge_min or (direct == "none" and judge < weights.judge_min_if_none):
         return "the passages closest to the question do not answer it"
     if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:

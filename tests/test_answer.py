@@ -112,10 +112,8 @@ def test_the_lm_settles_yes_or_no_from_the_cited_sentences_alone(make_config, p_
                          progress=False)
     ans = pipe.ask("Is Japan doubling its military spending?")
     assert ans.answer.startswith(f"{verdict}. ") and ans.signals["says_yes"] == p_yes
-    # Two questions on one passage: which way it answers, and whether it states the answer at all.
-    assert ans.generator == "lm-judged" and len(fake.judged) == 2 and ans.signals["judge"] == p_yes
+    assert ans.generator == "lm-judged" and len(fake.judged) == 1
     shown = fake.judged[0][-1]["content"]
-    assert fake.judged[1][-1]["content"].split("Question:")[0] == shown.split("Question:")[0]
     assert all(c.text in shown for c in ans.citations)
     # Only what is cited: no runner-up sentence of the passages reaches the verdict.
     cited = {c.text for c in ans.citations}
@@ -124,16 +122,6 @@ def test_the_lm_settles_yes_or_no_from_the_cited_sentences_alone(make_config, p_
                      if e.sentence.text not in cited)
     assert runner_up not in shown
     assert "(from " not in shown  # nor the title and heading line the other jobs read
-
-
-@pytest.mark.parametrize(("p_yes", "abstains"), [(0.2, True), (0.45, False)])
-def test_a_yes_no_question_whose_cited_sentences_do_not_state_the_answer_is_declined(make_config, p_yes, abstains):
-    """"Does it support X?" for an X the documents never take up is not a "No"."""
-    pipe = Pipeline.load(make_config(**{"generate.tasks": ["judge"], "reader.judge_min_yesno": 0.3}),
-                         embedder=FakeEmbedder(), generator=FakeGenerator(yes=p_yes), progress=False)
-    ans = pipe.ask("Is Japan doubling its military spending?")
-    assert ans.abstained is abstains and ans.signals["judge"] == p_yes
-    assert ans.answer.startswith("Not found") if abstains else ans.answer.startswith("No. ")
 
 
 @pytest.mark.parametrize(
