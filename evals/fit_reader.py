@@ -44,6 +44,8 @@ GRID: dict[str, list[float]] = {
     "min_dense": [0.0, 0.2, 0.3],
     "missing_share": [0.4, 0.6, 1.01],
     "max_dense_for_missing": [0.35, 0.55],
+    # (From the least to the most declining: among equally good values the fit keeps the one that declines least.)
+    "yesno_missing_share": [1.01, 0.5, 0.4, 0.35],
     "judge_min_if_names": [0.6, 0.7, 0.8, 0.9, 1.01],
     "judge_min": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
@@ -158,7 +160,7 @@ def score(rows: list[dict[str, Any]], w: ReaderConfig) -> dict[str, float]:
             "objective": float(_objective(np.array(acc), np.array(abst), np.array(false_abst)))}
 
 
-RULE_KEYS = ("min_support", "min_dense", "missing_share", "max_dense_for_missing", "judge_min_if_names")
+RULE_KEYS = ("min_support", "min_dense", "missing_share", "max_dense_for_missing", "yesno_missing_share", "judge_min_if_names")
 
 
 def fit(corpora: dict[str, list[dict[str, Any]]], keys: list[str]) -> ReaderConfig:
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = {k: v for k, v in runs.items() if k not in SEED_SETS}
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
-    keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing"] + (["judge_min", "judge_min_if_names"] if has_judge else [])
+    keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing", "yesno_missing_share"]
+    keys += ["judge_min", "judge_min_if_names"] if has_judge else []
     keys += ["judge_min_if_none", "judge_min_if_uncopied", "judge_min_if_made_up"] if has_direct else []
     keys += ["yes_min"] if any((r.get("signals") or {}).get("says_yes") is not None for rows in runs.values() for r in rows) else []
 

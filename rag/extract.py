@@ -757,6 +757,9 @@ ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Sig
     # Many question words absent AND nothing close in meaning: the documents are about something else.
     (lambda s, w: s.missing_share >= w.missing_share and s.best_dense < w.max_dense_for_missing,
      lambda s, q, unc: "they never mention " + _quote_terms(unc, q)),
+    # A yes/no question about things the documents never mention: they do not say, which is not a "No".
+    (lambda s, w: s.kind == "yesno" and s.missing_share >= w.yesno_missing_share,
+     lambda s, q, unc: "they never mention " + _quote_terms(unc, q)),
     # The question names documents by a word of theirs ("... the <tool> docs", "... in <project>"), and the closest
     # sentence lies in another document that never mentions it: that document answers for something else.
     (lambda s, w: bool(s.elsewhere),

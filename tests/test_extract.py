@@ -91,11 +91,16 @@ BASE = Signals(kind="other", missing_names=[], missing_share=0.0, best_score=0.6
         ({"max_dense": 0.1, "best_dense": 0.1}, "no passage is about this"),
         ({"kind": "how_many", "type_found": False}, "give no such number"),
         ({"best_score": 0.1}, "closely enough"),
+        # A yes/no question about things the documents lack is declined however close the nearest sentence is.
+        ({"kind": "yesno", "missing_share": 0.45}, "never mention"),
+        ({"kind": "yesno", "missing_share": 0.3}, ""),
+        ({"kind": "other", "missing_share": 0.45}, ""),
     ],
 )
 def test_abstention_rules(change, why):
     signals = dataclasses.replace(BASE, **change)
-    weights = ReaderConfig(min_dense=0.3, min_support=0.35, missing_share=0.5, max_dense_for_missing=0.45)
+    weights = ReaderConfig(min_dense=0.3, min_support=0.35, missing_share=0.5, max_dense_for_missing=0.45,
+                           yesno_missing_share=0.4)
     reason = abstention_reason(signals, weights, "Does it mention Okinawa or flashpoints?", ["flashpoint"])
     assert (why in reason) if why else reason == ""
 
