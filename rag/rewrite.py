@@ -54,7 +54,6 @@ _PERSONAL = {"he", "him", "his", "she", "her"}
 _ASKS_WHO = re.compile(r"^\W*(?:who|whom)\b", re.IGNORECASE)
 
 
-
 def subject_of(question: str) -> str:
     """The main named thing of a question: its first proper-noun phrase (not a demonym), else its content words."""
     for match in _NAME.finditer(question):
