@@ -850,9 +850,6 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
         return "the passages closest to the question do not answer it"
     if direct in UNCOPIED and kind in TYPED_KINDS and judge < weights.judge_min_if_uncopied:
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'answer of that kind')}"
-    # Whatever the question's form: its short answer came from a line about something else ("37", another user's id).
-    if direct == "unbound" and judge < weights.judge_min_if_uncopied:
-        return "the passages closest to the question speak of other things"
     if direct == "not_copied" and judge < weights.judge_min_if_made_up:  # its answer is in none of them
         return "the passages closest to the question do not answer it"
     return ""

@@ -207,8 +207,8 @@ W = ReaderConfig(judge_min=0.5, judge_min_if_uncopied=0.9, judge_min_if_made_up=
         ("other", 0.7, "restates", False),  # the extractive sentence stands
         ("number", 0.85, "restates", True),  # a figure question without a copied figure needs 0.9
         ("number", 0.95, "no_figure", False),
-        ("other", 0.85, "unbound", True),  # a figure from another entry's line, whatever the question's form
-        ("other", 0.95, "unbound", False),
+        ("number", 0.85, "unbound", True),  # a figure from another entry's line
+        ("other", 0.85, "unbound", False),  # (the extractive sentence stands: declining these cost more than it won)
         ("yesno", 0.1, None, False),  # a yes/no question is judged for its polarity, not declined by the judge
     ],
 )
