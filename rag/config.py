@@ -158,7 +158,7 @@ class ReaderConfig:
     max_dense_for_missing: float = 0.35
     # A yes/no question whose words the documents lack weigh this share of it is declined, closeness in meaning
     # notwithstanding: "does it run on <a platform never mentioned>?" is not a "No", whatever sentence is nearest.
-    # (Above 1: never.) Replayed on the dev runs: typed html, pdf and text decline 7-14 points more of their
+    # (Above 1: never.) Replayed on the dev runs: typed html, pdf and text decline 7-8 points more of their
     # unanswerable questions, plain text 8; one answerable question is declined ("Is make only usable for C
     # programs?", 0.6 of its weight unsaid). Typed folds pick 0.35-0.4; plain ones 0.4 or off (a tie): 0.35 would
     # also decline an answerable seed question (missing share 0.35).
