@@ -841,8 +841,8 @@ def gives_figure(info: QuestionInfo, phrase: str) -> bool:
 def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: ReaderConfig) -> str:
     """Why the LM's checks decline an answer the rules let through; empty when they do not.
 
-    ``judge`` is its P(Yes) that the sentences answer the question, ``direct`` what became of its short answer (None before it was asked). The pipeline decides with this and
-    ``evals/fit_reader.py`` replays it.
+    ``judge`` is its P(Yes) that the sentences answer the question, ``direct`` what became of its short answer
+    (None before it was asked). The pipeline decides with this and ``evals/fit_reader.py`` replays it.
     """
     if judge is None or kind == "yesno":  # a yes/no question is judged for its polarity instead
         return ""

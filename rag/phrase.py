@@ -7,6 +7,7 @@ always document text at its own offsets.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from .text import STOPWORDS, content_terms, fuzzy_in, stem, stems
@@ -135,14 +136,10 @@ def completed(sentence: str, start: int, end: int, question: str) -> int:
     if not wh:
         return end
     words = wh.group(1).split()
-    kind = []
-    for word in words:
-        if word.lower() in STOPWORDS:
-            break
-        kind.append(word)
+    kind = list(itertools.takewhile(lambda w: w.lower() not in STOPWORDS, words))
     if len(kind) == len(words) and wh.group(2) and wh.group(2).lower() not in STOPWORDS:
         return end
-    asked = set().union(*(_word_stems(w) for w in kind)) if kind else set()
+    asked = set().union(*map(_word_stems, kind))
     if not asked or stems(sentence[start:end]) & asked:
         return end  # the answer already says what it is
     hits = [m for m in _following_words(sentence, end) if _word_stems(m.group(1)) & asked]
