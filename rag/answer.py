@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .cite import citations_for, marker_for, novel_coverage, verify
-from .config import Config, load_config
+from .chunk import count_tokens
+from .config import Config, GenerateConfig, load_config
 from .embed import Embedder, load_embedder
 from .errors import GenerationError, RagError
 from .extract import Decision, Evidence, QuestionInfo, Reader, analyze, gives_figure, lm_abstention, names_excused
@@ -199,7 +200,7 @@ class Pipeline:
     def _lm_inputs(self, decision: Decision) -> tuple[list[Evidence], list[Span], str]:
         """What the LM reads: the cited sentences and the next best ones, in document order (it may find the answer
         in a sentence the reader ranked lower, and that sentence is cited then), and the first one's title · heading."""
-        shown = [*decision.evidence, *decision.runners_up][: max(len(decision.evidence), self.config.generate.context_sentences)]
+        shown = _within_budget(decision.evidence, decision.runners_up, self.config.generate)
         evidence = [e.sentence for e in sorted(shown, key=lambda e: (e.sentence.source, e.sentence.start))]
         first = decision.evidence[0]
         doc = self._document_or_none(first.sentence.source)
@@ -326,6 +327,22 @@ _PIECES = re.compile(r".+?(?:\[\d+\]\s*|$)", re.S)
 
 def _cite(evidence: Sequence[Evidence]) -> list[Citation]:
     return citations_for([(e.sentence, e.passage, min(1.0, max(0.0, e.score))) for e in evidence])
+
+
+def _within_budget(evidence: list[Evidence], runners_up: list[Evidence], config: GenerateConfig) -> list[Evidence]:
+    """The cited sentences, then runners-up up to ``context_sentences``; past ``context_min_sentences`` only while
+    all of them stay within ``context_tokens``."""
+    shown = list(evidence)
+    size = (lambda e: count_tokens(e.sentence.text)) if config.context_tokens else (lambda e: 0)
+    used = sum(map(size, shown))
+    for e in runners_up:
+        used += size(e)
+        if len(shown) >= config.context_sentences or (
+            config.context_tokens and len(shown) >= config.context_min_sentences and used > config.context_tokens
+        ):
+            break
+        shown.append(e)
+    return shown
 
 
 def _flat(text: str) -> str:

@@ -80,6 +80,12 @@ class GenerateConfig:
     # may find the answer in a sentence the reader ranked second or eighth, and cites that one then. (8 against 5:
     # +9 answers right of 212 on the dev corpora, 6 of them copied from the reader's 6th-8th sentence; ~30 % slower.)
     context_sentences: int = 8
+    # ... but past the first `context_min_sentences`, a runner-up is read only while the sentences stay within this
+    # many tokens: the LM reads ~55 prompt tokens a second on 2 cores, so its time follows tokens, not sentences.
+    # (Of 162 right dev answers the LM copied, 2 came from a sentence this leaves out; the seed article's median
+    # passage shrinks from 216 to 165 tokens.) 0: no budget.
+    context_tokens: int = 180
+    context_min_sentences: int = 5
     threads: int = 2
     n_ctx: int = 4096  # llama.cpp context window (prompt + reply tokens)
     # backend = "openai": an OpenAI-compatible server (llama-server, vLLM, Ollama, OpenAI ...).

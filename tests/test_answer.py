@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import SYSTEM_PROMPT, Pipeline
+from rag.chunk import count_tokens
 from rag.cite import verify
 from rag.embed import FakeEmbedder
 from rag.errors import InvalidQuestionError
@@ -205,6 +206,29 @@ def test_a_direct_answer_found_in_a_runner_up_sentence_cites_that_sentence(make_
     assert ans.generator == "lm" and ans.answer == f"{phrase} [1]" and ans.signals["direct"] == "copied"
     assert [c.text for c in ans.citations] == [runner.text]
     _exact(pipe, ans)
+
+
+@pytest.mark.parametrize(("budget", "least"), [(0, 5), (60, 5), (60, 2), (10_000, 3)])
+def test_the_lm_reads_runners_up_within_the_token_budget(make_config, budget, least):
+    """Past the first ``context_min_sentences``, runner-ups are read only while the passage stays within the budget."""
+    fake = FakeGenerator(reply="NONE", yes=0.9)
+    config = {**DIRECT, "generate.tasks": ["judge", "direct"], "generate.context_tokens": budget,
+              "generate.context_min_sentences": least, "generate.context_sentences": 8}
+    pipe = Pipeline.load(make_config(**config), embedder=FakeEmbedder(), generator=fake, progress=False)
+    decision = pipe.reader.decide(analyze(OTHER), (r := pipe.retriever.search(OTHER)).passages, r.query_vector)
+    ranked = [*decision.evidence, *decision.runners_up]
+    assert len(ranked) > 8 and len(decision.evidence) <= least
+    pipe.ask(OTHER)
+    prompt = fake.judged[0][-1]["content"]
+    read = [e for e in ranked if e.sentence.text in prompt]
+    assert read == ranked[: len(read)]  # the best ones, in the reader's order
+    assert all(e.sentence.text in prompt for e in decision.evidence)
+    tokens = [count_tokens(e.sentence.text) for e in ranked]
+    if not budget:
+        assert len(read) == 8
+    else:
+        assert len(read) >= least and (len(read) == least or sum(tokens[: len(read)]) <= budget)
+        assert len(read) == 8 or sum(tokens[: len(read) + 1]) > budget
 
 
 @pytest.mark.parametrize("reply", ["90,000 sailors", "NONE", "Japan hosts around 50,000 troops"])
