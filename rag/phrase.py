@@ -28,7 +28,14 @@ def _pattern(words: list[str]) -> re.Pattern[str]:
 
 def _find(phrase: str, text: str) -> tuple[int, int] | None:
     """Where ``phrase`` stands in ``text``, ignoring case, quote style and runs of whitespace, and failing that
-    the markup the LM left out."""
+    the markup the LM left out; an LM writes "…" as "..." ("61184...65519" of "61184…65519")."""
+    found = _find_as_written(phrase, text)
+    if found is None and "..." in phrase:
+        found = _find_as_written(phrase.replace("...", "…"), text)
+    return found
+
+
+def _find_as_written(phrase: str, text: str) -> tuple[int, int] | None:
     words = phrase.translate(_QUOTES).split()
     if not words:
         return None

@@ -412,7 +412,10 @@ def test_layout_lines_are_never_an_answer(make_config, tmp_path):
      ("Use -v, --invert-match to select non-matching lines.", "Which option inverts the match?", "-v",
       "-v, --invert-match"),
      ("| 60514…60577 | Host users mapped into containers |", "Which range is for host users?", "60514-60577",
-      "60514…60577")],  # a range's ellipsis copied as a hyphen
+      "60514…60577"),  # a range's ellipsis copied as a hyphen
+     ("2. 61184…65519 → UIDs for dynamic users", "Which range is for dynamic users?", "61184...65519",
+      "61184…65519"),  # ... or as three dots
+     ("Call foo(...) twice.", "What is called twice?", "foo(...)", "foo(...)")],  # dots the text has stay dots
 )
 def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, question, reply, phrase):
     span = Span("doc.md", 100, 100 + len(sentence), sentence)
