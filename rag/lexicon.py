@@ -22,7 +22,11 @@ from .text import name_roots, stem, stems, tokens
 
 # "His acknowledgment ...", "This option ...": the sentence leans on the one before it.
 ANAPHOR = re.compile(r"^(?:His|Her|He|She|They|Their|Its|It|This|These|Those|That)\b")
-FORMAT = 1
+FORMAT = 2  # 2: stems of irregular forms' base forms (text.base_form)
+
+
+class OutdatedLexicon(ValueError):
+    """A lexicon an earlier version wrote: its stems may differ from today's, so it is rebuilt, not read."""
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Lexicon:
         """Raises ValueError/KeyError/TypeError on anything but a lexicon this code wrote."""
         data = json.loads(gzip.decompress(raw))
         if data.get("format") != FORMAT:
-            raise ValueError(f"lexicon format {data.get('format')!r}, expected {FORMAT}")
+            raise OutdatedLexicon(f"lexicon format {data.get('format')!r}, expected {FORMAT}")
         terms = data["terms"]
         words = {t: s for t, s, known in zip(terms, data["surface"], data["in_vocabulary"], strict=True) if known}
         idf = dict(zip(terms, data["idf"], strict=True))

@@ -35,7 +35,7 @@ from .corpus import Corpus, load_corpus, scan, with_url
 from .embed import Embedder, token_counts
 from .errors import CorpusError, IndexError_, RagError, StaleIndexError
 from .formats import Parsed
-from .lexicon import Lexicon, build_lexicon, sentences_by_chunk
+from .lexicon import Lexicon, OutdatedLexicon, build_lexicon, sentences_by_chunk
 from .schema import Chunk, Document, Span
 from .vectors import MilvusVectors, VectorStore, check_backend, collection_name, milvus_uri
 
@@ -441,7 +441,7 @@ def load_index(
         texts = {d.source: d.text for d in documents}
         sentences = [Span(src, s, e, texts[src][s:e]) for src, s, e, _ in meta["sentences"]]
         owners = [int(row[3]) for row in meta["sentences"]]
-        lexicon = Lexicon.from_bytes(raw["lexicon.json.gz"]) if "lexicon.json.gz" in raw else None
+        lexicon = _stored_lexicon(raw["lexicon.json.gz"]) if "lexicon.json.gz" in raw else None
         if lexicon is not None and len(lexicon.sentence_terms) != len(sentences):
             raise ValueError("the lexicon and the sentences disagree")
         sentence_vectors = np.load(io.BytesIO(raw["sentences.npy"])) if "sentences.npy" in raw else None
@@ -465,6 +465,15 @@ def load_index(
     index = Index(corpus, chunks, sentences, owners, chunk_vectors, manifest, gen, lexicon=lexicon,
                   sentence_vectors=sentence_vectors)
     return _with_urls(index, config)
+
+
+def _stored_lexicon(raw: bytes) -> Lexicon | None:
+    """The stored lexicon; None (the reader builds it, ~0.8 s per MB of text) when an earlier version wrote it."""
+    try:
+        return Lexicon.from_bytes(raw)
+    except OutdatedLexicon as exc:
+        log.info("%s: the word facts are rebuilt in memory; `rag index --full` stores them again", exc)
+        return None
 
 
 def _with_urls(index: Index, config: Config) -> Index:
