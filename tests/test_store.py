@@ -69,6 +69,31 @@ def test_an_index_stored_without_its_lexicon_still_loads(make_config, corpus_dir
     assert "japan" in reader.vocabulary and index.lexicon is not None
 
 
+def test_a_lexicon_an_earlier_version_wrote_is_rebuilt_not_read(make_config, corpus_dir):
+    """Its stems may differ from today's (format 2 stems irregular forms as their base form): reading it would miss
+    every word whose stem moved."""
+    import gzip
+    import hashlib
+
+    from rag.config import ReaderConfig
+    from rag.extract import Reader
+
+    cfg = make_config(corpus_dir)
+    open_index(cfg, FakeEmbedder(), progress=False)
+    gen = _current(cfg)
+    data = json.loads(gzip.decompress((gen / "lexicon.json.gz").read_bytes()))
+    data["format"] = 1
+    raw = gzip.compress(json.dumps(data).encode())
+    (gen / "lexicon.json.gz").write_bytes(raw)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["artifacts"]["lexicon.json.gz"] = hashlib.sha256(raw).hexdigest()
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    index = load_index(cfg, "fake-embedder")
+    assert index.lexicon is None and index.chunks
+    reader = Reader(index, FakeEmbedder(), cfg.answer, ReaderConfig())
+    assert "japan" in reader.vocabulary and index.lexicon is not None
+
+
 @pytest.mark.parametrize(
     "change, reason",
     [
