@@ -91,17 +91,7 @@ def tokens(text: str) -> list[str]:
 def stem(word: str) -> str:
     if not word[:1].isalpha() or "." in word:
         return word.replace(",", "")
-    return _stemmer().stemWord(base_form(word))
-
-
-def base_form(word: str) -> str:
-    """An inflected word's one base form ("wrote", "written" -> "write"; "children" -> "child"): Snowball only strips
-    suffixes, so a question's "who wrote" never met a page's "Written by". A word that is a base form of its own
-    too ("left", "found", "saw") or of two ("lives") stays as written."""
-    from lemminflect import getAllLemmas  # its tables load once, in ~0.5 s
-
-    lemmas = {lemma for forms in getAllLemmas(word).values() for lemma in forms}
-    return lemmas.pop() if len(lemmas) == 1 and word not in lemmas else word
+    return _stemmer().stemWord(word)
 
 
 def content_terms(text: str, drop_frame: bool = True) -> list[str]:

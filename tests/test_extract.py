@@ -8,7 +8,7 @@ import pytest
 
 from rag.config import ReaderConfig
 from rag.extract import Signals, abstention_reason, analyze, lm_abstention
-from rag.text import name_roots, stem
+from rag.text import name_roots
 
 
 @pytest.mark.parametrize(
@@ -74,13 +74,6 @@ def test_names_numbers_and_quoted_phrases_must_appear_literally():
                                               ("Korean", "Japan", False)])
 def test_a_name_and_its_adjective_share_a_root(a, b, same):
     assert bool(name_roots(a) & name_roots(b)) is same
-
-
-@pytest.mark.parametrize(("a", "b", "same"), [("wrote", "written", True), ("write", "written", True), ("children", "child", True),
-                                              ("earlier", "early", True), ("files", "file", True),
-                                              ("left", "leave", False), ("found", "find", False), ("saw", "see", False)])
-def test_an_irregular_form_stems_as_its_base_form_unless_it_is_a_word_of_its_own(a, b, same):
-    assert (stem(a) == stem(b)) is same
 
 
 BASE = Signals(kind="other", missing_names=[], missing_share=0.0, best_score=0.6, best_dense=0.6, max_dense=0.6,
