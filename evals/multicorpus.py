@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return Pipeline.load(cfg, embedder=embedder, generator=generator, progress=progress)
 
     wanted = [c for c in args.corpora.split(",") if c]
+    if not SHARED.is_file() and (not wanted or "seed_acceptance" in wanted):
+        print(f"Note: no {SHARED}: the seed acceptance set is skipped (is ../shared beside the checkout?)", file=sys.stderr)
     out = Path(args.out)
     rows = []
     for name, (folder, questions) in corpora().items():
