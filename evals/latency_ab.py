@@ -11,7 +11,6 @@ Numbers, no asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -23,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ACCEPTANCE = ROOT.parent / "shared" / "evals" / "acceptance.jsonl"
+from latency import QUESTIONS  # noqa: E402  (the acceptance set, as the latency bench asks it)
+from rag.evaluate import load_questions, percentile  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("key", help="a dotted setting, e.g. generate.context_tokens")
     parser.add_argument("a")
     parser.add_argument("b")
-    parser.add_argument("--questions", type=Path, default=ACCEPTANCE)
+    parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=ROOT / "evals" / "bench" / "latency-ab.md")
     args = parser.parse_args(argv)
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return judged(messages)
 
     generator.p_yes = counting_p_yes  # type: ignore[method-assign]
-    questions = [json.loads(line)["question"] for line in args.questions.open(encoding="utf-8") if line.strip()]
+    questions = [q.question for q in load_questions(args.questions)]
     pipes[args.a].ask("Warm-up: what is this about?")
     for i, question in enumerate(questions):
         for value in (args.a, args.b) if i % 2 == 0 else (args.b, args.a):
@@ -69,9 +69,6 @@ def main(argv: list[str] | None = None) -> int:
             times[value].append(time.perf_counter() - start)
             tokens[value] += current[:1]
 
-    def p95(xs: list[float]) -> float:
-        return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)]
-
     lines = [f"A/B of `{args.key}` on one warm model, alternating per question ({len(questions)} questions of "
              f"{args.questions.name}), {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average "
              f"before / after {load_before:.1f} / {os.getloadavg()[0]:.1f}.", "",
@@ -79,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     for value in (args.a, args.b):
         ts = times[value]
         med = statistics.median(tokens[value]) if tokens[value] else float("nan")
-        lines.append(f"| {value} | {statistics.median(ts):.2f} / {p95(ts):.2f} / {statistics.mean(ts):.2f} | {med:.0f} |")
+        lines.append(f"| {value} | {statistics.median(ts):.2f} / {percentile(ts, 95):.2f} / {statistics.mean(ts):.2f} | {med:.0f} |")
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text + "\n", encoding="utf-8")
