@@ -33,6 +33,11 @@ def _history(question: str, answer: str) -> list[dict[str, str]]:
         # "what is X?" answers with a description of X; "it" is X
         ("What is the Cache File?", "A binary, mmappable file holding the same information as the other files.",
          "and how must it be written to disk?", "How must Cache File be written to disk?"),
+        # a capitalized preposition that opens the question is no part of the name after it
+        ("According to the Artistic License, who may modify the package?", "It lets anyone modify the package.",
+         "and who wrote it?", "Who wrote Artistic License?"),
+        ("Under GPLv3, how long must a written offer stay valid?", "It must stay valid for at least three years.",
+         "what else does it require?", "What else does GPLv3 require?"),
     ],
 )
 def test_a_followup_names_what_it_refers_to(previous, answer, followup, standalone):
