@@ -345,10 +345,15 @@ def _within_budget(evidence: list[Evidence], runners_up: list[Evidence], config:
     return shown
 
 
+# A document's own footnote mark glued to the end of a sentence or clause ("... floor 3.[1]", "... rules,[^2]"): in the
+# answer it would read as one of the answer's citation markers. ("argv[1]" stays: no punctuation before it.)
+_GLUED_FOOTNOTE = re.compile(r"(?<=[.,;:!?…\"'”’)])\[\^?\d{1,3}\]")
+
+
 def _flat(text: str) -> str:
-    """A cited sentence as the answer shows it: a hard-wrapped line or a column gap is one space (the citation
-    keeps the document's exact text)."""
-    return " ".join(text.split())
+    """A cited sentence as the answer shows it: a hard-wrapped line or a column gap is one space, and no footnote
+    marks of the document (the citation keeps the document's exact text)."""
+    return " ".join(_GLUED_FOOTNOTE.sub("", text).split())
 
 
 def _extractive(decision: Decision) -> tuple[str, list[Citation]]:

@@ -328,8 +328,24 @@ class _HtmlText:
 _CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 _CHROME_CLASS = re.compile(
     r"\b(?:nav|navbar|nav-panel|navigation|header|footer|sidebar|sphinxsidebar\w*|related|breadcrumbs?|toc|"
-    r"headerlink|copiable-anchor|skip-link|mw-editsection)\b"
+    r"headerlink|copiable-anchor|skip-link|mw-editsection|mw-jump-link|catlinks|printfooter|noprint|page-metadata)\b"
 )
+# A footnote reference: "[1]", "[a]", "[note 3]" in a superscript, or a bare mark that links within the page ("¹" of
+# <sup><a href="#fn1">1</a></sup>). Wikis put them after a sentence's full stop ("... floor 3.[1] The ..."), where they
+# would glue two sentences together and look like the answer's own citation markers. (A bare number with no link
+# stays: "2<sup>31</sup>" is a power.)
+_FOOTNOTE_MARK = re.compile(r"\s*\[\s*(?:\d{1,3}|[a-z]{1,2}|[ivx]{1,4}|note\s*\d{1,3}|[*†‡])\s*\]\s*", re.I)
+_BARE_MARK = re.compile(r"\s*(?:\d{1,3}|[a-z]|[*†‡])\s*", re.I)
+
+
+def _is_footnote_ref(node: Any) -> bool:
+    if node.tag != "sup":
+        return False
+    text = node.text(deep=True, separator="")
+    if _FOOTNOTE_MARK.fullmatch(text):
+        return True
+    link = node.css_first("a[href^='#']")
+    return link is not None and bool(_BARE_MARK.fullmatch(text))
 
 
 def _is_chrome(node: Any) -> bool:
@@ -345,13 +361,15 @@ def _walk(node: Any, out: _HtmlText, pre: bool = False) -> None:
         if tag == "-text":
             out.buffer.append(child.text_content or "")
             continue
-        if tag in _SKIP_TAGS or tag.startswith("-") or _is_chrome(child):
+        if tag in _SKIP_TAGS or tag.startswith("-") or _is_chrome(child) or _is_footnote_ref(child):
             continue
         if tag in _CELL_TAGS:
             out.buffer.append(" | " if out.buffer else "")
             _walk(child, out, pre)
             continue
         if tag not in _BLOCK_TAGS:
+            if tag == "sup" and out.buffer and out.buffer[-1][-1:].isalnum():
+                out.buffer.append("^")  # "2<sup>31</sup>" is 2^31, not 231
             _walk(child, out, pre)
             continue
         if tag[0] == "h" and tag[1:].isdigit():

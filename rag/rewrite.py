@@ -58,7 +58,7 @@ def subject_of(question: str) -> str:
     """The main named thing of a question: its first proper-noun phrase (not a demonym), else its content words."""
     for match in _NAME.finditer(question):
         words = [w for w in match.group().split() if w.lower() not in _QWORDS]
-        while words and words[0].lower() in STOPWORDS:  # "Under GPLv3, ...", "According to ...": a capital, no name
+        while words and words[0].lower() in STOPWORDS:  # "Under Section 4, ...", "According to ...": a capital, no name
             words.pop(0)
         if words and not (len(words) == 1 and is_demonym(words[0])):
             return " ".join(words).strip("?.,")

@@ -714,3 +714,18 @@ def test_what_a_named_thing_is_is_answered_with_what_its_pages_say_it_is(make_co
     assert "centrality" in ans.signals  # answered as a summary of its pages
     assert "draws portable widgets" in ans.answer and len(ans.citations) >= 2
     _exact(pipe, ans)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "shown"),
+    [
+        ("Laptops come from the help desk.[1]", "Laptops come from the help desk."),
+        ("Accounts are made by HR,[^2] then\n   mailed.", "Accounts are made by HR, then mailed."),
+        ("See argv[1] and a[2].", "See argv[1] and a[2]."),  # code: no punctuation before the brackets
+    ],
+)
+def test_an_answer_shows_a_sentence_without_the_documents_footnote_marks(sentence, shown):
+    from rag.answer import _flat
+
+    assert _flat(sentence) == shown
+

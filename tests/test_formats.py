@@ -135,6 +135,26 @@ def test_html_extracts_visible_text_without_nav_script_or_style():
     _exact(parsed)
 
 
+WIKI = """<html><head><title>Onboarding - Team Wiki</title></head><body>
+<div id="toc" class="toc"><h2>Contents</h2><ul><li>1 Laptops</li></ul></div>
+<h1>Onboarding</h1>
+<p>New hires get a laptop from the help desk on floor 3.<sup class="reference"><a href="#cite_note-1">[1]</a></sup>
+It comes with the standard image.<sup id="r2"><a href="#fn2">2</a></sup> A 2<sup>31</sup> byte limit applies.</p>
+<h2><span class="mw-headline">Accounts</span><span class="mw-editsection">[<a href="?action=edit">edit</a>]</span></h2>
+<div class="catlinks">Categories: HR</div><div class="printfooter">Retrieved from the wiki</div>
+</body></html>"""
+
+
+def test_wiki_html_drops_footnote_marks_edit_links_and_category_boxes():
+    parsed = parse_html("onboarding.html", WIKI)
+    text = parsed.document.text
+    assert "floor 3. It comes with the standard image. A 2^31 byte limit applies." in text  # a power stays
+    assert "[1]" not in text and "edit" not in text and "Categories" not in text and "Retrieved" not in text
+    assert "Contents" not in text
+    assert [b.kind for b in parsed.blocks if text[b.start:b.end] == "Accounts"] == ["heading"]
+    _exact(parsed)
+
+
 def _pdf_bytes(pages: list[str]) -> bytes:
     """A minimal valid PDF with one text line per page (no extra dependency)."""
     objs = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
@@ -183,6 +203,12 @@ def test_sentence_splitter_handles_abbreviations_markers_and_wrapping():
     text = "See Sec. 4 of the U.S. code, e.g. the rules.\nThe next line\nwraps here. 2. Numbered clause follows."
     assert [s.text for s in split_sentences(text)] == [
         "See Sec. 4 of the U.S. code, e.g. the rules.", "The next line\nwraps here.", "2. Numbered clause follows."]
+
+
+def test_a_footnote_mark_glued_to_a_full_stop_still_ends_the_sentence():
+    text = "Laptops come from the help desk.[1] Accounts are made by HR.[^2] See argv[1] for the name."
+    assert [s.text for s in split_sentences(text)] == [
+        "Laptops come from the help desk.[1]", "Accounts are made by HR.[^2]", "See argv[1] for the name."]
 
 
 # -- property tests: generated documents of each format keep exact offsets -------------------------------------------
