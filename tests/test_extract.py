@@ -185,6 +185,10 @@ def test_a_figure_question_needs_a_figure_it_does_not_give(question, sentence, o
         ("Who can read the file?", "The other settings are kept in the establishment order.", False),
         ("Who is the project lead?", "The maintainer answers mail within a week.", False),  # a name is asked for
         ("In which city is the office?", "The office moved in the spring to a larger floor.", False),
+        # a body known by its initials, as the agent of a passive verb
+        ("Who creates email accounts?", "Email accounts are created by HR two days before the start date.", True),
+        ("Who approves HR requests?", "Requests are filed by HR staff on Mondays and approved later.", True),  # staff
+        ("Who approves HR requests?", "HR requests are sorted by date.", False),  # (its initials are the question's)
     ],
 )
 def test_a_who_or_where_question_needs_people_or_a_place(question, sentence, ok):
