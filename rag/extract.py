@@ -284,6 +284,10 @@ class Decision:
     pending: str = ""
 
 
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?")
+
+
 # A sentence that restates a why-question's premise is usually followed by its reason.
 _FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If)\b")
 # What carries on the sentence before it, whatever the question: its "this" is that sentence's subject.
@@ -372,6 +376,8 @@ class Reader:
                     continue  # a document's instructions are never an answer, nor shown to the LM as one
                 if _NOT_PROSE.search(span.text) or not _WORDY.search(span.text):
                     continue  # a table-of-contents line, a box border, a lone "?": layout, not an answer
+                if _asks(span.text) and k + 1 < len(sids):
+                    continue  # a question in the text (an FAQ's, a rhetorical one) is answered by what follows it
                 vec = self.sentence_vector(sid)
                 dense = float(vec @ qvec)
                 # A sentence is read with its neighbours: "It" or "This option" borrows their meaning.
@@ -379,6 +385,11 @@ class Reader:
                 context = float(around @ qvec) / max(float(np.linalg.norm(around)), 1e-9)
                 # ... and under its document's title and section heading ("sed" in sed's manual).
                 lexical = overlaps[k]
+                if k and _asks(self.index.sentences[sids[k - 1]].text):
+                    # The answer to a question the text asks ("Q: How do I reset my password?" "A: Use the portal.")
+                    # is read with that question: it matches the user's words, the answer need not.
+                    dense = max(dense, float(self.sentence_vector(sids[k - 1]) @ qvec))
+                    lexical = max(lexical, overlaps[k - 1])
                 # An answer adds to the question: a sentence made of the question's own words restates it, and
                 # the answer often follows it ("... here are a few recommendations:" then the recommendation).
                 own = [t for t in self._vocab[sid] if t not in asked]

@@ -729,3 +729,37 @@ def test_an_answer_shows_a_sentence_without_the_documents_footnote_marks(sentenc
 
     assert _flat(sentence) == shown
 
+
+
+FAQ = """Team IT questions
+
+Q: How do I reset my password?
+A: Use the self-service portal and follow the prompts. New ones need fourteen characters.
+
+Q: Can I install my own software on a company laptop?
+A: No. Only software from the catalogue may be installed.
+
+Q: How long does it take to get VPN access?
+A: Requests are usually approved within 48 hours.
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "cited", "starts"),
+    [
+        ("how do i reset my password", "A: Use the self-service portal and follow the prompts.", "A: Use"),
+        ("can i install my own software on my laptop?", "A: No. Only software from the catalogue may be installed.", "No."),
+        ("how long does vpn access take", "A: Requests are usually approved within 48 hours.", "A: Requests"),
+    ],
+)
+def test_an_faq_is_answered_by_the_line_after_its_question_never_the_question(make_config, tmp_path, question, cited, starts):
+    from rag.embed import FakeEmbedder
+
+    corpus = tmp_path / "faq"
+    corpus.mkdir()
+    (corpus / "faq.txt").write_text(FAQ, encoding="utf-8")
+    cfg = make_config(corpus, **{"generate.backend": "none", "reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1})
+    answer = Pipeline.load(cfg, embedder=FakeEmbedder(), progress=False).ask(question)
+    assert not answer.abstained
+    assert cited in [c.text for c in answer.citations] and answer.answer.startswith(starts)
+    assert not any(c.text.endswith("?") for c in answer.citations)
