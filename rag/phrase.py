@@ -23,6 +23,9 @@ def _pattern(words: list[str]) -> re.Pattern[str]:
     """The words in order, whole: a phrase never starts or ends inside a word ("-i" is not the "-i" of "script-if")."""
     head = r"(?<!\w)" if words[0][:1].isalnum() else ""
     tail = r"(?!\w)" if words[-1][-1:].isalnum() else ""
+    # ... nor a figure inside a bigger one: "5 days" is not the end of "1.5 days", "1" not the start of "1,000".
+    head += r"(?<!\d[.,])" if words[0][:1].isdigit() else ""
+    tail += r"(?![.,]\d)" if words[-1][-1:].isdigit() else ""
     return re.compile(head + r"\s+".join(re.escape(w) for w in words) + tail, re.IGNORECASE)
 
 

@@ -447,6 +447,16 @@ def test_a_short_answer_is_completed_to_the_phrase_the_question_asks_for(sentenc
     assert sentence[direct.start :].startswith(direct.text)
 
 
+def test_a_figure_is_never_found_inside_a_bigger_one():
+    """ "5 days" copied from the next sentence is not the tail of "1.5 days" in the first: that one is not cited."""
+    first = Span("p.md", 0, 45, "Staff accrue 1.5 days of paid leave a month.")
+    second = Span("p.md", 46, 92, "Up to 5 days may be carried over to next year.")
+    direct, status, _ = direct_answer(FakeGenerator("5 days"), "How many days carry over?", [first, second])
+    assert status == "copied" and direct is not None and direct.span == second and direct.start == 46 + 6
+    direct, status, _ = direct_answer(FakeGenerator("1"), "What does it cost?", [Span("p", 0, 24, "It costs 1,000 dollars.")])
+    assert direct is None and status == "not_copied"
+
+
 def test_a_phrase_that_is_not_in_the_sentence_even_without_markup_is_not_copied():
     sentence = "It is used by GNOME[GNOME] and KDE[KDE]."
     direct, status, raw = direct_answer(FakeGenerator("GNOME, KDE and XFCE"), "Which desktops?", [Span("a", 0, 39, sentence)])
