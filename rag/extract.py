@@ -284,6 +284,11 @@ class Decision:
     pending: str = ""
 
 
+# An answer that opens with its verdict, after an FAQ's label: "A: Yes, ...", "Answer: No. ...", "No, it does not ...".
+_STATED_VERDICT = re.compile(r"^\W*(?:(?:A|Answer)\s*[:.)-]\s*)?(yes|no)\b[,.;:!]", re.I)
+_HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
+
+
 def _asks(sentence: str) -> bool:
     return sentence.rstrip().endswith("?")
 
@@ -426,6 +431,9 @@ class Reader:
         """Terms missing from ``vocabulary`` (default: the corpus), even as a close synonym in ``context``."""
         vocabulary = self.vocabulary if vocabulary is None else vocabulary
         missing = [t for t in terms if not fuzzy_in(t, vocabulary)]
+        if missing:  # "wifi" for "Wi-Fi", "setup" for "set-up": a compound written with a hyphen
+            joined = {stem(w.replace("-", "").lower()) for w in _HYPHENATED.findall(context)}
+            missing = [t for t in missing if t not in joined]
         if not missing:
             return []
         candidates = sorted({w for w in tokens(context) if len(w) > 2})
@@ -881,6 +889,8 @@ def _quote_terms(stem_terms: list[str], question: str) -> str:
 
 def yes_or_no(info: QuestionInfo, sentence: str, missing: list[str], max_missing: float = 0.4) -> str:
     """Yes when the sentence states the claim; No when it contradicts it or leaves its key words out."""
+    if m := _STATED_VERDICT.match(sentence):  # an FAQ's "A: No. Only ..." answers a question just like it
+        return m.group(1).capitalize()
     q_stems = set(info.terms)
     s_stems = stems(sentence)
     for pos, neg in _ANTONYMS:

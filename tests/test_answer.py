@@ -134,6 +134,9 @@ def test_the_lm_settles_yes_or_no_from_the_cited_sentences_alone(make_config, p_
         ("Is the threat only regional?", "The threat is not only regional but global.", "No"),
         ("Does the licence allow commercial use?", "The licence does not allow commercial use.", "No"),
         ("Must you keep the copyright notice?", "You must keep the copyright notice intact.", "Yes"),
+        # an FAQ's answer opens with its verdict
+        ("Can I work from home?", "A: Yes, but not more than two days a week.", "Yes"),  # (not a denial)
+        ("Can I install my own tools?", "Answer: No. Only catalogue software may be installed.", "No"),
     ],
 )
 def test_yes_or_no_rules(question, sentence, verdict):
@@ -751,6 +754,9 @@ A: No. Only software from the catalogue may be installed.
 
 Q: How long does it take to get VPN access?
 A: Requests are usually approved within 48 hours.
+
+Q: Is there a guest Wi-Fi network?
+A: Yes, the guest network is open in every office.
 """
 
 
@@ -760,6 +766,7 @@ A: Requests are usually approved within 48 hours.
         ("how do i reset my password", "A: Use the self-service portal and follow the prompts.", "A: Use"),
         ("can i install my own software on my laptop?", "A: No. Only software from the catalogue may be installed.", "No."),
         ("how long does vpn access take", "A: Requests are usually approved within 48 hours.", "A: Requests"),
+        ("is there guest wifi", "A: Yes, the guest network is open in every office.", "Yes."),  # "Wi-Fi" asked as "wifi"
     ],
 )
 def test_an_faq_is_answered_by_the_line_after_its_question_never_the_question(make_config, tmp_path, question, cited, starts):
