@@ -215,7 +215,7 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
     if info.kind == "url":
         return bool(URL.search(text))
     if info.kind == "when":  # a time, or in a manual a condition ("when the input is empty, ...")
-        return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text))
+        return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text) or _SPAN_OF_TIME.search(text))
     if has_name(text, exclude=set(info.terms) | set(info.names)):
         return True
     if info.kind == "where" and _WHERE_NAMED.search(info.text):
@@ -267,6 +267,9 @@ _PLACE = re.compile(
     r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w|\S+@\S+\.\w+|https?://",
     re.I,
 )
+# "within 48 hours", "longer than 3 consecutive days", "two weeks before": a time measured from something.
+_SPAN_OF_TIME = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a few|several)\s+"
+                           r"(?:[a-z]+\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b", re.I)
 _CONDITION = re.compile(r"\b(?:if|when|whenever|unless|after|before|until|once|while)\b", re.I)
 
 

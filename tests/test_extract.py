@@ -189,6 +189,9 @@ def test_a_figure_question_needs_a_figure_it_does_not_give(question, sentence, o
         ("Who creates email accounts?", "Email accounts are created by HR two days before the start date.", True),
         ("Who approves HR requests?", "Requests are filed by HR staff on Mondays and approved later.", True),  # staff
         ("Who approves HR requests?", "HR requests are sorted by date.", False),  # (its initials are the question's)
+        # "when": a date, a period, a condition, or a span of time measured from something
+        ("When do I need a doctor's note?", "A note is required for absences longer than 3 consecutive days.", True),
+        ("When was the tool first released?", "The tool compresses files with the deflate method.", False),
     ],
 )
 def test_a_who_or_where_question_needs_people_or_a_place(question, sentence, ok):
