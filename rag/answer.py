@@ -201,7 +201,11 @@ class Pipeline:
         """What the LM reads: the cited sentences and the next best ones, in document order (it may find the answer
         in a sentence the reader ranked lower, and that sentence is cited then), and the first one's title · heading."""
         shown = _within_budget(decision.evidence, decision.runners_up, self.config.generate)
-        evidence = [e.sentence for e in sorted(shown, key=lambda e: (e.sentence.source, e.sentence.start))]
+        # A table row is read under its table's header row: "Production databases | Quarterly | Data platform" says
+        # which column is the owner only below "System | Review frequency | Owner".
+        headers = {h for e in shown if (h := self.reader.table_header(e)) is not None}
+        spans = {(s.source, s.start): s for s in [*headers, *(e.sentence for e in shown)]}
+        evidence = [spans[k] for k in sorted(spans)]
         first = decision.evidence[0]
         doc = self._document_or_none(first.sentence.source)
         context = " · ".join(p for p in (doc.title if doc else "", first.passage.heading) if p)
@@ -256,7 +260,9 @@ class Pipeline:
                     direct, answer.signals["direct"] = None, "no_figure"
                 # The sentence the phrase is copied from; a figure from a line about something else, or a phrase from
                 # a document other than those the question names, is no answer.
-                found = by_span[(direct.span.source, direct.span.start)] if direct is not None else None
+                found = by_span.get((direct.span.source, direct.span.start)) if direct is not None else None
+                if direct is not None and found is None:  # a column's name, copied from a table's header row
+                    direct, answer.signals["direct"] = None, "restates"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:

@@ -289,6 +289,15 @@ class Decision:
 
 # An answer that opens with its verdict, after an FAQ's label: "A: Yes, ...", "Answer: No. ...", "No, it does not ...".
 _STATED_VERDICT = re.compile(r"^\W*(?:(?:A|Answer)\s*[:.)-]\s*)?(yes|no)\b[,.;:!]", re.I)
+
+
+def _cells(text: str) -> int:
+    """How many cells a table row has ("a | b", "| a | b |", "|---|---|" as every format's tables are stored); 0 for
+    a sentence that is no row."""
+    inner = text.strip().strip("|")
+    return len(inner.split("|")) if "|" in inner and "\n" not in inner else 0
+
+
 _HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
 
 
@@ -429,6 +438,19 @@ class Reader:
                 score = sum(self.w.feature_weight(name) * value for name, value in features.items())
                 out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok, features))
         return sorted(out, key=lambda e: -e.score)
+
+    def table_header(self, evidence: Evidence) -> Span | None:
+        """The header row of the table a row sentence belongs to (the first of the rows with as many cells before it
+        in the passage); None for a sentence that is no table row, or is the header itself."""
+        width = _cells(evidence.sentence.text)
+        if width < 2:
+            return None
+        rows = [self.index.sentences[i] for i in self._by_chunk.get(evidence.passage.chunk_id, [])]
+        k = next((i for i, s in enumerate(rows) if s.start == evidence.sentence.start), 0)
+        while k and _cells(rows[k - 1].text) == width:
+            k -= 1
+        header = rows[k]
+        return header if header.start != evidence.sentence.start and _WORDY.search(header.text) else None
 
     def uncovered_terms(self, terms: list[str], context: str, vocabulary: set[str] | None = None) -> list[str]:
         """Terms missing from ``vocabulary`` (default: the corpus), even as a close synonym in ``context``."""

@@ -328,7 +328,7 @@ class _HtmlText:
 _CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 _CHROME_CLASS = re.compile(
     r"\b(?:nav|navbar|nav-panel|navigation|header|footer|sidebar|sphinxsidebar\w*|related|breadcrumbs?|toc|"
-    r"headerlink|copiable-anchor|skip-link|mw-editsection|mw-jump-link|catlinks|printfooter|noprint|page-metadata)\b"
+    r"headerlink|copiable-anchor|skip-link|mw-editsection|mw-jump-link|catlinks|printfooter|noprint)\b"
 )
 # A footnote reference: "[1]", "[a]", "[note 3]" in a superscript, or a bare mark that links within the page ("¹" of
 # <sup><a href="#fn1">1</a></sup>). Wikis put them after a sentence's full stop ("... floor 3.[1] The ..."), where they

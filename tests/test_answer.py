@@ -780,3 +780,37 @@ def test_an_faq_is_answered_by_the_line_after_its_question_never_the_question(ma
     assert not answer.abstained
     assert cited in [c.text for c in answer.citations] and answer.answer.startswith(starts)
     assert not any(c.text.endswith("?") for c in answer.citations)
+
+
+LEAVE = """# Leave
+
+## Parental leave
+
+Parental leave is paid in full.
+
+| Role | Weeks of paid leave |
+|------|---------------------|
+| Primary caregiver | 16 |
+| Secondary caregiver | 6 |
+"""
+
+
+@pytest.mark.parametrize(("reply", "shown"), [("16", "16 [1]"), ("Weeks of paid leave", None)])
+def test_a_table_row_is_read_under_its_header_row(make_config, tmp_path, reply, shown):
+    from rag.embed import FakeEmbedder
+
+    corpus = tmp_path / "hb"
+    corpus.mkdir()
+    (corpus / "leave.md").write_text(LEAVE, encoding="utf-8")
+    generator = FakeGenerator(reply, yes=0.9)
+    # The LM reads the cited row alone (no runners-up), and the header row above it.
+    cfg = make_config(corpus, **{"reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1,
+                                 "generate.context_sentences": 1, "generate.context_min_sentences": 1})
+    pipeline = Pipeline.load(cfg, embedder=FakeEmbedder(), generator=generator, progress=False)
+    answer = pipeline.ask("What paid leave does a primary caregiver get?")
+    prompt = generator.calls[-1][-1]["content"]
+    assert "| Role | Weeks of paid leave |" in prompt and prompt.index("| Role |") < prompt.index("| Primary caregiver |")
+    if shown:
+        assert answer.answer == shown and answer.citations[0].text == "| Primary caregiver | 16 |"
+    else:  # a column's name copied from the header row is no answer: the extractive one stays
+        assert answer.signals["direct"] == "restates" and answer.answer == "| Primary caregiver | 16 | [1]"
