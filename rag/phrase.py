@@ -94,6 +94,19 @@ def with_unit(sentence: str, start: int, end: int) -> int:
     return unit.end() if unit and unit.group(1).lower() not in STOPWORDS else end
 
 
+# A date copied without its year: "Mar 02" of "Mar 02, 2026", "2 March" of "2 March 2026".
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DAY_MONTH_END = re.compile(rf"(?:\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH})$")
+_YEAR_AFTER = re.compile(r",?[ \t]+\d{4}\b")
+
+
+def with_year(sentence: str, start: int, end: int) -> int:
+    """Where a date's answer ends once the year that follows its day and month is taken in."""
+    if _DAY_MONTH_END.search(sentence[start:end]) and (year := _YEAR_AFTER.match(sentence, end)):
+        return year.end()
+    return end
+
+
 # A command-line option as manuals list it with its other spelling: "-m NUM, --max-count=NUM", "-i[SUFFIX],
 # --in-place[=SUFFIX]". A short answer that is one of them is the whole entry: people search for either.
 _OPTION_ENTRY = re.compile(r"(?<![\w-])-\w(?:\[?[ =]?[A-Z][A-Z_]*\]?)?,[ \t]*--\w[\w-]*(?:\[?=[A-Z][\w-]*\]?)?")
@@ -189,7 +202,7 @@ def locate(reply: str, sentence: str) -> tuple[int, int] | None:
     if found is None:
         return None
     start, end = found
-    return with_alias(sentence, start, with_unit(sentence, start, end))
+    return with_alias(sentence, start, with_year(sentence, start, with_unit(sentence, start, end)))
 
 
 def occurs_in(phrase: str, text: str) -> bool:

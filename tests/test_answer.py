@@ -407,6 +407,9 @@ def test_layout_lines_are_never_an_answer(make_config, tmp_path):
      ("Version 3 of the License applies.", "Which version applies?", "3", "3"),
      ("It takes 2 MB of memory.", "How much memory does it take?", "2", "2 MB"),
      ("Japan hosts 50,000 U.S. troops.", "How many troops?", "50,000", "50,000"),  # no "U" of "U.S."
+     # a date takes in its year
+     ("Created by Dana Kim, last modified on Mar 02, 2026", "When was it last modified?", "Mar 02", "Mar 02, 2026"),
+     ("It was signed on 2 March 2026 in Tokyo.", "When was it signed?", "2 March", "2 March 2026"),
      # an option takes in its other spelling; a phrase is whole words ("-i" is not in "script-if")
      ("[-f script-file] [script-if-no-other-script] -i[SUFFIX], --in-place[=SUFFIX]", "Which flag edits in place?",
       "-i", "-i[SUFFIX], --in-place[=SUFFIX]"),
