@@ -301,6 +301,24 @@ def _cells(text: str) -> int:
 _HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
 
 
+# A word this rare in English that starts a word of the passages is that word cut short ("prod", "creds", "repo",
+# "config"); a commoner one is a word of its own ("navy" is no "naval", "java" no "javascript").
+CUT_SHORT_MAX_ZIPF = 3.6
+
+
+def _surface(term: str, question: str) -> str:
+    return next((t for t in tokens(question) if stem(t) == term), "")
+
+
+def _cut_short(word: str, context: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    if len(word) < 4 or not word.isalpha() or zipf_frequency(word, "en") >= CUT_SHORT_MAX_ZIPF:
+        return False
+    cut = word[:-1] if word.endswith("s") and len(word) > 4 else word  # "creds" is "cred"s
+    return any(w.startswith(cut) and len(w) > len(cut) + 1 for w in tokens(context))
+
+
 def _asks(sentence: str) -> bool:
     return sentence.rstrip().endswith("?")
 
@@ -452,13 +470,17 @@ class Reader:
         header = rows[k]
         return header if header.start != evidence.sentence.start and _WORDY.search(header.text) else None
 
-    def uncovered_terms(self, terms: list[str], context: str, vocabulary: set[str] | None = None) -> list[str]:
+    def uncovered_terms(
+        self, terms: list[str], context: str, vocabulary: set[str] | None = None, question: str = ""
+    ) -> list[str]:
         """Terms missing from ``vocabulary`` (default: the corpus), even as a close synonym in ``context``."""
         vocabulary = self.vocabulary if vocabulary is None else vocabulary
         missing = [t for t in terms if not fuzzy_in(t, vocabulary)]
         if missing:  # "wifi" for "Wi-Fi", "setup" for "set-up": a compound written with a hyphen
             joined = {stem(w.replace("-", "").lower()) for w in _HYPHENATED.findall(context)}
             missing = [t for t in missing if t not in joined]
+        if missing and question:  # "prod", "creds", "repo": a word cut short, as people type it, of one written in full
+            missing = [t for t in missing if not _cut_short(_surface(t, question), context)]
         if not missing:
             return []
         candidates = sorted({w for w in tokens(context) if len(w) > 2})
@@ -705,7 +727,7 @@ class Reader:
         if not ranked:
             return Decision([], True, "nothing relevant was retrieved")
         context = " ".join(p.text for p in passages)
-        uncovered = self.uncovered_terms(info.terms, context)
+        uncovered = self.uncovered_terms(info.terms, context, question=info.text)
         verbs = verb_like(info.main or info.text)
 
         def weight(t: str) -> float:

@@ -453,6 +453,13 @@ def test_a_short_answer_is_completed_to_the_phrase_the_question_asks_for(sentenc
     assert sentence[direct.start :].startswith(direct.text)
 
 
+def test_a_bare_yes_or_no_is_no_short_answer_to_a_what_question():
+    """An FAQ's "A: Yes, the guest network is open." holds a "Yes": it answers no "how often do credentials rotate"."""
+    span = Span("faq.txt", 0, 44, "A: Yes, the guest network is open all week.")
+    direct, status, raw = direct_answer(FakeGenerator("YES"), "db creds rotation", [span])
+    assert direct is None and status == "not_copied" and raw == "YES"
+
+
 def test_a_figure_is_never_found_inside_a_bigger_one():
     """ "5 days" copied from the next sentence is not the tail of "1.5 days" in the first: that one is not cited."""
     first = Span("p.md", 0, 45, "Staff accrue 1.5 days of paid leave a month.")

@@ -221,3 +221,21 @@ W = ReaderConfig(judge_min=0.5, judge_min_if_uncopied=0.9, judge_min_if_made_up=
 )
 def test_the_lm_checks_decline_by_kind_judge_and_short_answer(kind, judge, direct, declines):
     assert bool(lm_abstention(kind, judge, direct, W)) is declines
+
+
+@pytest.mark.parametrize(
+    ("word", "context", "cut"),
+    [
+        ("prod", "Deploy to production with the CLI.", True),  # typed short for a word the passage writes in full
+        ("creds", "Database credentials rotate every 90 days.", True),
+        ("repo", "Run it from the repository root.", True),
+        ("navy", "The naval base hosts ships.", False),  # a word of its own, not a cut
+        ("java", "Bindings exist for JavaScript.", False),  # a common word: no cut of a longer one
+        ("prod", "Products are listed below.", True),  # (a cut can mislead: the judge reads on)
+        ("dns", "The dnsmasq service answers.", False),  # too short to tell
+    ],
+)
+def test_a_word_cut_short_is_covered_by_the_word_written_in_full(word, context, cut):
+    from rag.extract import _cut_short
+
+    assert _cut_short(word, context) is cut
