@@ -607,7 +607,9 @@ class Reader:
             sids = [i for c in section for i in self._by_chunk.get(c, [])] or sids
         elif topic and not self.named_document(info.text):
             sids = [i for p in passages if p.source == source for i in self._by_chunk.get(p.chunk_id, [])] or sids
-        sids = [i for i in sids if len(self.index.sentences[i].text.split()) >= 6] or sids
+        # (Not a fragment, a question the text asks, or a table row: none says what a page is about.)
+        sids = [i for i in sids if len((text := self.index.sentences[i].text).split()) >= 6 and not _asks(text)
+                and _cells(text) < 2] or sids
         self.prefetch(sids)
         vecs = np.stack([self._vectors[i] for i in sids])
         centroid = vecs.mean(axis=0)

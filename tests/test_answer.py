@@ -824,3 +824,16 @@ def test_a_table_row_is_read_under_its_header_row(make_config, tmp_path, reply, 
         assert answer.answer == shown and answer.citations[0].text == "| Primary caregiver | 16 |"
     else:  # a column's name copied from the header row is no answer: the extractive one stays
         assert answer.signals["direct"] == "restates" and answer.answer == "| Primary caregiver | 16 | [1]"
+
+
+@pytest.mark.parametrize(("name", "text"), [("faq.txt", FAQ), ("leave.md", LEAVE)])
+def test_a_summary_quotes_no_question_of_the_text_and_no_table_row(make_config, tmp_path, name, text):
+    from rag.embed import FakeEmbedder
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / name).write_text(text, encoding="utf-8")
+    cfg = make_config(corpus, **{"generate.backend": "none"})
+    answer = Pipeline.load(cfg, embedder=FakeEmbedder(), progress=False).ask("Give me the gist of it")
+    assert answer.citations and not answer.abstained
+    assert not any(c.text.rstrip().endswith("?") or c.text.count("|") >= 2 for c in answer.citations)
