@@ -269,7 +269,8 @@ _PLACE = re.compile(
 )
 # "within 48 hours", "longer than 3 consecutive days", "two weeks before": a time measured from something.
 _SPAN_OF_TIME = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a few|several)\s+"
-                           r"(?:[a-z]+\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b", re.I)
+                           r"(?:[a-z]+\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b"
+                           r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.I)
 _CONDITION = re.compile(r"\b(?:if|when|whenever|unless|after|before|until|once|while)\b", re.I)
 
 

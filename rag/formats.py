@@ -9,6 +9,7 @@ paragraphs and list items into sentences, code and tables into lines.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any, Literal
 
 from .errors import CorpusError
 from .schema import Document
+
+log = logging.getLogger(__name__)
 
 BlockKind = Literal["heading", "paragraph", "item", "code", "table"]
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -49,12 +52,27 @@ def readable_name(path: str) -> str:
 def _decode(data: bytes) -> str:
     if not data.strip():
         raise CorpusError("the file is empty")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark, as Windows editors save "Unicode"
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"the file starts as UTF-16 but is not ({exc.reason} at byte {exc.start})") from None
     if b"\x00" in data[:8192]:
         raise CorpusError("the file looks binary (it contains NUL bytes)")
     try:
         return data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"the file is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        reason = f"the file is not UTF-8 ({exc.reason} at byte {exc.start})"
+    # Windows and older Unix tools still write Windows-1252 / Latin-1 ("Caf\xe9"): read as such when it decodes to
+    # text (letters, punctuation, line breaks), not to the control characters that binary junk gives.
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise CorpusError(reason) from None
+    if sum(not c.isprintable() and c not in "\r\n\t\f" for c in text) > 0.001 * len(text):
+        raise CorpusError(reason)
+    log.info("Read a file that is not UTF-8 as Windows-1252 (%s)", reason)
+    return text
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -95,6 +113,10 @@ def _lines(text: str, base: int = 0) -> list[tuple[int, int]]:
     return out
 
 
+# Words no title or sentence ends on: a line that ends on one is cut by the wrapping.
+_LINE_CONTINUES = frozenset("a an the and or but nor of to in on at by for from with into onto than that as".split())
+
+
 def _is_text_heading(line: str, next_para: str | None) -> bool:
     """A short title line standing alone: "Definitions", "1. Scope.", "TERMS AND CONDITIONS"."""
     s = line.strip()
@@ -105,7 +127,7 @@ def _is_text_heading(line: str, next_para: str | None) -> bool:
         return True
     if s.isupper() and any(c.isalpha() for c in s):
         return True
-    if re.search(r"[.!?;,:…\"”)]$", s):
+    if re.search(r"[.!?;,:…\"”)]$", s) or words[-1].lower() in _LINE_CONTINUES:
         return False
     return next_para is not None and len(next_para.strip()) > len(s)
 
@@ -144,7 +166,11 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
             first_indent = _indent(text[current[-1][0] : current[-1][1]])
             hanging = _is_term(text, current[-1]) and _indent(line) > first_indent  # (not a centred title)
             ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1 and not hanging)
-            if not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
+            # A line that stops on "at", "the", "and" goes on in the next, however narrow the wrapping.
+            goes_on = prev.split()[-1].lower() in _LINE_CONTINUES and not ITEM_START.match(line)
+            if goes_on:
+                pass
+            elif not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
                 runs.append(current)
                 current = []
         current.append((start, end))

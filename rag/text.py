@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
-# Dotted acronyms (U.S., e.g.) stay one token; possessive 's is dropped; numbers keep their commas.
-_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d[\d,]*(?:\.\d+)?|[A-Za-z]+(?:['’][A-Za-z]+)?")
+# Dotted acronyms (U.S., e.g.) stay one token; possessive 's is dropped; numbers keep their commas. Letters are any
+# script's ("Zürich", "日本"); accents are folded so "cafe" finds "café".
+_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d[\d,]*(?:\.\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?")
 _POSSESSIVE = re.compile(r"['’]s$")
 
 STOPWORDS = frozenset(
@@ -84,6 +86,8 @@ def expand_shorthand(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens, possessives stripped, curly apostrophes unified."""
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return [_POSSESSIVE.sub("", t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]
 
 

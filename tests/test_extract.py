@@ -239,3 +239,11 @@ def test_a_word_cut_short_is_covered_by_the_word_written_in_full(word, context, 
     from rag.extract import _cut_short
 
     assert _cut_short(word, context) is cut
+
+
+def test_words_of_any_script_are_tokens_and_accents_fold():
+    from rag.text import tokens
+
+    assert tokens("The Café in Zürich serves crêpes; 日本 too.") == ["the", "cafe", "in", "zurich", "serves", "crepes",
+                                                                   "日本", "too"]
+    assert tokens("U.S. troops: 50,000") == ["u.s.", "troops", "50,000"]  # (unchanged for plain ASCII)

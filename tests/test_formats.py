@@ -191,7 +191,7 @@ def test_pdf_pages_are_recorded_for_citations():
 @pytest.mark.parametrize(
     ("name", "data", "why"),
     [("a.pdf", b"%PDF-1.4 garbage", "PDF"), ("b.txt", b"\x00\x01\x02binary", "binary"),
-     ("c.md", b"\xff\xfe\xfa not utf8", "UTF-8"), ("d.html", b"<html><script>x</script></html>", "no visible text"),
+     ("c.md", b"\x81\x8d\x90 not utf8", "UTF-8"), ("c2.txt", b"\xff\xfe\x41", "UTF-16"), ("d.html", b"<html><script>x</script></html>", "no visible text"),
      ("e.docx", b"PK..", "unsupported")],
 )
 def test_unusable_files_say_why(name, data, why):
@@ -281,3 +281,21 @@ def test_pdf_line_end_hyphens_are_rejoined_only_inside_words():
     assert _dehyphenate("OP-\nTIONAL field") == "OPTIONAL\nfield"
     assert _dehyphenate("call ASN1_MAX_\nNAME_SIZE now") == "call ASN1_MAX_NAME_SIZE now"
     assert _dehyphenate("see Jan-\nuary") == "see Jan-\nuary"  # mixed case: left alone
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [("Caf\u00e9 cr\u00eapes \u2013 4 \u20ac".encode("cp1252"), "Café crêpes – 4 €"),  # Windows-1252
+     ("Caf\u00e9 menu".encode("utf-16"), "Café menu")],  # UTF-16 with its byte-order mark
+)
+def test_text_in_windows_encodings_is_read(data, text):
+    assert parse_file("menu.txt", data).document.text == text
+
+
+def test_a_line_that_stops_on_a_function_word_goes_on_in_the_next():
+    text = "Office Guide\n\nThe office opens at 8 am and closes at\n6 pm on weekdays. Visitors sign in\nat reception.\n"
+    parsed = parse_text("guide.txt", text)
+    kinds = [(b.kind, text[b.start:b.end]) for b in parsed.blocks]
+    assert kinds == [("heading", "Office Guide"),
+                     ("paragraph", "The office opens at 8 am and closes at\n6 pm on weekdays. Visitors sign in\nat reception.")]
+

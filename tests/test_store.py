@@ -200,7 +200,7 @@ def test_corpus_errors_are_specific(tmp_path):
         load_corpus(empty)
     (empty / "zero.txt").write_bytes(b"")
     (empty / "bin.txt").write_bytes(b"\x00\x01\x02binary")
-    (empty / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (empty / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1") + b"\x81\x8d")  # neither UTF-8 nor 1252
     with pytest.raises(CorpusError, match="No readable documents") as err:
         load_corpus(empty)
     assert "empty" in str(err.value) and "binary" in str(err.value) and "not UTF-8" in str(err.value)
