@@ -321,7 +321,7 @@ def _cut_short(word: str, context: str) -> bool:
 
 
 def _asks(sentence: str) -> bool:
-    return sentence.rstrip().endswith("?")
+    return sentence.rstrip().rstrip("\"'”’)]*").endswith("?")  # ('?? note "Where are backups stored?"')
 
 
 # A sentence that restates a why-question's premise is usually followed by its reason.

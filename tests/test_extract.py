@@ -247,3 +247,14 @@ def test_words_of_any_script_are_tokens_and_accents_fold():
     assert tokens("The Café in Zürich serves crêpes; 日本 too.") == ["the", "cafe", "in", "zurich", "serves", "crepes",
                                                                    "日本", "too"]
     assert tokens("U.S. troops: 50,000") == ["u.s.", "troops", "50,000"]  # (unchanged for plain ASCII)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "asks"),
+    [("Q: How do I reset my password?", True), ('??? note "Where are backups stored?"', True),
+     ("Backups are stored in the bucket.", False), ("Use grep -E (or egrep?) for that.", False)],
+)
+def test_a_question_the_text_asks_is_recognised(sentence, asks):
+    from rag.extract import _asks
+
+    assert _asks(sentence) is asks
