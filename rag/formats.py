@@ -127,7 +127,7 @@ def _is_text_heading(line: str, next_para: str | None) -> bool:
         return True
     if s.isupper() and any(c.isalpha() for c in s):
         return True
-    if re.search(r"[.!?;,:…\"”)]$", s) or words[-1].lower() in _LINE_CONTINUES:
+    if re.search(r"[.!?;,:…\"”)]$", s) or words[-1] in _LINE_CONTINUES:  # ("Appendix A" is a title)
         return False
     return next_para is not None and len(next_para.strip()) > len(s)
 
@@ -167,7 +167,7 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
             hanging = _is_term(text, current[-1]) and _indent(line) > first_indent  # (not a centred title)
             ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1 and not hanging)
             # A line that stops on "at", "the", "and" goes on in the next, however narrow the wrapping.
-            goes_on = prev.split()[-1].lower() in _LINE_CONTINUES and not ITEM_START.match(line)
+            goes_on = prev.split()[-1] in _LINE_CONTINUES and not ITEM_START.match(line)
             if goes_on:
                 pass
             elif not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:

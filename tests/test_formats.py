@@ -298,4 +298,6 @@ def test_a_line_that_stops_on_a_function_word_goes_on_in_the_next():
     kinds = [(b.kind, text[b.start:b.end]) for b in parsed.blocks]
     assert kinds == [("heading", "Office Guide"),
                      ("paragraph", "The office opens at 8 am and closes at\n6 pm on weekdays. Visitors sign in\nat reception.")]
+    text = "Appendix A\n\nThe fees are listed in the table of charges.\n"  # a capital "A" ends a title
+    assert [b.kind for b in parse_text("fees.txt", text).blocks] == ["heading", "paragraph"]
 
