@@ -240,9 +240,9 @@ NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
 _WORDY = re.compile(r"[^\W\d_]{2,}")
 _NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
-# "Who is the prime minister?", "what are the names of ...": a name is asked for, not just a word for people.
 # The agent of a passive verb that is all initials ("by HR", "by the IT team"): who did it, though no capitalized word.
 _BY_BODY = re.compile(r"\bby\s+(?:the\s+|your\s+)?([A-Z]{2,6})s?\b")
+# "Who is the prime minister?", "what are the names of ...": a name is asked for, not just a word for people.
 _WHO_NAMED = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the|a|an|this|that)\b|\bnames?\s+of\b", re.IGNORECASE)
 _WHERE_NAMED = re.compile(r"\b(?:which|what)\s+(?:country|countries|city|cities|town|towns|state|states|capital)\b",
                           re.IGNORECASE)
@@ -465,7 +465,9 @@ class Reader:
         if width < 2:
             return None
         rows = [self.index.sentences[i] for i in self._by_chunk.get(evidence.passage.chunk_id, [])]
-        k = next((i for i, s in enumerate(rows) if s.start == evidence.sentence.start), 0)
+        k = next((i for i, s in enumerate(rows) if s.start == evidence.sentence.start), None)
+        if k is None:
+            return None
         while k and _cells(rows[k - 1].text) == width:
             k -= 1
         header = rows[k]

@@ -168,9 +168,8 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[
             ends_short = short and (prev.endswith((".", "!", "?", ":", ";")) or len(current) == 1 and not hanging)
             # A line that stops on "at", "the", "and" goes on in the next, however narrow the wrapping.
             goes_on = prev.split()[-1] in _LINE_CONTINUES and not ITEM_START.match(line)
-            if goes_on:
-                pass
-            elif not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1:
+            breaks = not wrapped or ends_short or ITEM_START.match(line) or _UNDERLINE.fullmatch(line) and len(current) > 1
+            if breaks and not goes_on:
                 runs.append(current)
                 current = []
         current.append((start, end))
