@@ -311,13 +311,14 @@ def _surface(term: str, question: str) -> str:
     return next((t for t in tokens(question) if stem(t) == term), "")
 
 
-def _cut_short(word: str, context: str) -> bool:
+def _cut_short(word: str, words: set[str]) -> bool:
+    """Is ``word`` a cut of one of ``words`` (the passages' tokens)?"""
     from wordfreq import zipf_frequency
 
     if len(word) < 4 or not word.isalpha() or zipf_frequency(word, "en") >= CUT_SHORT_MAX_ZIPF:
         return False
     cut = word[:-1] if word.endswith("s") and len(word) > 4 else word  # "creds" is "cred"s
-    return any(w.startswith(cut) and len(w) > len(cut) + 1 for w in tokens(context))
+    return any(w.startswith(cut) and len(w) > len(cut) + 1 for w in words)
 
 
 def _asks(sentence: str) -> bool:
@@ -482,11 +483,12 @@ class Reader:
         if missing:  # "wifi" for "Wi-Fi", "setup" for "set-up": a compound written with a hyphen
             joined = {stem(w.replace("-", "").lower()) for w in _HYPHENATED.findall(context)}
             missing = [t for t in missing if t not in joined]
+        words = set(tokens(context))
         if missing and question:  # "prod", "creds", "repo": a word cut short, as people type it, of one written in full
-            missing = [t for t in missing if not _cut_short(_surface(t, question), context)]
+            missing = [t for t in missing if not _cut_short(_surface(t, question), words)]
         if not missing:
             return []
-        candidates = sorted({w for w in tokens(context) if len(w) > 2})
+        candidates = sorted(w for w in words if len(w) > 2)
         if not candidates:
             return missing
         vecs = self.embedder.embed([self._words.get(t, t) for t in missing] + candidates)

@@ -88,8 +88,9 @@ def direct_answer(
     reply = raw.strip(" \"'“”‘’`*").rstrip(".;,:")
     if not reply or reply.upper().startswith("NONE"):
         return DirectReply(None, "none", raw)
-    if len(reply.split()) > 16 or reply.lower() in ("yes", "no"):  # (a verdict answers no "what"; an FAQ's "Yes,"
-        return DirectReply(None, "not_copied", raw)                 # in some sentence is not what it means)
+    # (A bare verdict answers no "what"; found in an FAQ's "A: Yes, ..." it would still not be what it means.)
+    if len(reply.split()) > 16 or reply.lower() in ("yes", "no"):
+        return DirectReply(None, "not_copied", raw)
     for sentence in evidence:
         found = locate(reply, sentence.text)
         if found is not None:
