@@ -22,6 +22,7 @@ from .extract import Decision, Evidence, QuestionInfo, Reader, analyze, gives_fi
 from .generate import Generator, load_generator_from_config
 from .guard import classify_intent, clean_question
 from .judge import answers_question, direct_answer, says_yes
+from .lists import item_text
 from .retrieve import Retriever
 from .rewrite import normalize_history, rewrite
 from .schema import Answer, Citation, Document, Passage, Span, StreamEvent, TextDelta, Timings
@@ -252,7 +253,7 @@ class Pipeline:
                 verdict = "Yes" if p >= w.yes_min else "No"
                 answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
                 answer.generator = "lm-judged"
-            elif "direct" in tasks and kind not in ("yesno", "why"):
+            elif "direct" in tasks and kind not in ("yesno", "why") and not decision.items:  # (a list is its own answer)
                 direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context)
                 if reply:  # what the LM said, copied or not: reports show what verification declined
                     answer.signals["direct_reply"] = reply[:200]
@@ -363,10 +364,19 @@ def _flat(text: str) -> str:
 
 
 def _extractive(decision: Decision) -> tuple[str, list[Citation]]:
-    """The evidence sentences themselves, in document order, each with its marker."""
+    """The evidence sentences themselves, in document order, each with its marker; a list's items one per line."""
     citations = _cite(sorted(decision.evidence, key=lambda e: (e.sentence.source, e.sentence.start)))
-    text = " ".join(f"{_flat(c.text)} [{c.n}]" for c in citations)
-    return text, citations
+    if not decision.items:
+        return " ".join(f"{_flat(c.text)} [{c.n}]" for c in citations), citations
+    # (A list follows its lead-in in the document, so the markers run in the order the lines show them.)
+    marker = {(c.source, c.start): c.n for c in citations}
+    listed = {(e.sentence.source, e.sentence.start) for item in decision.items for e in item}
+    lines = [" ".join(f"{_flat(c.text)} [{c.n}]" for c in citations if (c.source, c.start) not in listed)]
+    for i, item in enumerate(decision.items, start=1):
+        units = " ".join(f"{_flat(item_text(e.sentence.text) if k == 0 else e.sentence.text)} "
+                         f"[{marker[(e.sentence.source, e.sentence.start)]}]" for k, e in enumerate(item))
+        lines.append(f"{i}. {units}" if decision.numbered else f"- {units}")
+    return "\n".join(line for line in lines if line), citations
 
 
 def ask(question: str, history: Sequence[Any] = (), config: Config | None = None) -> Answer:

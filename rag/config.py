@@ -153,6 +153,10 @@ class ReaderConfig:
     title_penalty: float = 0.1
     # Further sentences are cited when they score within this margin of the best one.
     companion_margin: float = 0.1
+    # A question asking for several things ("which kinds of ...", "what are the steps ...") is answered by the list a
+    # sentence introduces ("The following three modes are supported." then the items) when that sentence scores within
+    # this margin of the best one: the items themselves seldom share the question's words.
+    list_margin: float = 0.25
     # Below this score no sentence answers closely enough: abstain.
     min_support: float = 0.3
     # Below this cosine between question and best sentence the documents are taken not to discuss it,

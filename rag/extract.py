@@ -22,6 +22,7 @@ from .embed import Embedder
 from .guard import is_planted_instruction
 from .lexicon import ANAPHOR as _ANAPHOR
 from .lexicon import build_lexicon, sentences_by_chunk
+from .lists import run_around
 from .schema import Passage, Span
 from .store import Index
 from .text import (
@@ -146,6 +147,29 @@ _SUMMARY = re.compile(
 
 _CHOICE = re.compile(r"\w\s+or\s+(?!not\b)\w", re.IGNORECASE)
 
+# A question that asks for several things: "list the ...", "what is listed under ...", "which kinds of ...", "what are
+# the steps ...". Its answer is a whole list when the best sentence introduces one or is an item of one.
+_SEVERAL = re.compile(
+    r"^\W*(?:please\s+|can you\s+|could you\s+)?(?:list|enumerate|name\s+(?:all|the|every|some))\b|\blisted\b"
+    r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|all\s+|some\s+)?(?:[\w-]+\s+){0,2}?(?P<plural>[a-z]{3,}s)\b"
+    # "which kinds", "what API versions" (a word between only when it is an acronym: "which tool rebuilds" is a verb),
+    # ... when a verb or "of" follows ("what happens to", "what keeps holding": verbs, not plurals)
+    rf"|\b(?:what|which)\s+(?:(?-i:[A-Z0-9]{{2,}}[\w-]*)\s+)?(?P<plural2>[a-z]{{3,}}s)'?(?=\s*(?:$|[^\w\s']|(?:{_AUX}|did|do|of)\b))",
+    re.IGNORECASE,
+)
+# Words in "s" that are no plurals ("what does", "which process", "what status").
+_NOT_PLURAL = re.compile(r"(?:ss|us|is|ous|[^e]as)$|^(?:does|this|was|has|its|his|hers|ours|yours|theirs|always|perhaps|"
+                         r"unless|thus|whereas|besides|sometimes|towards|afterwards|news|lens|means|series|species)$", re.I)
+
+
+def asks_several(question: str) -> bool:
+    for m in _SEVERAL.finditer(question):
+        word = m.group("plural") or m.group("plural2")
+        if word is None or not _NOT_PLURAL.search(word):
+            return True
+    return False
+
+
 # A clause's own wh-word, at the start or after a lead-in ("In the policy, where can I find which versions ...?"):
 # what it asks comes before a figure the clause mentions ("which versions" there asks for no figure).
 _LEAD_WH = re.compile(rf"^(?:[^,?]*,\s*)?(?P<wh>where|who|whom|whose|when|why)\s+{_AUX}\b", re.IGNORECASE)
@@ -231,6 +255,8 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
 
 # What a sentence is scored on (``Reader.rank``); each feature's weight is a [reader] key (config.FEATURE_WEIGHTS).
 SENTENCE_FEATURES = tuple(FEATURE_WEIGHTS)
+# Questions that may ask for a whole list ("which kinds of ...", "who are the maintainers", "where are the logs").
+LIST_KINDS = ("other", "who", "where")
 # Questions that ask for a figure, a date, a name or a place: their answer is a phrase, not a whole sentence.
 TYPED_KINDS = ("how_many", "number", "when_exact", "when", "who", "where", "email", "url")
 # A question names a document when its words carry 60 % of its title's (or file name's) weight, at least this
@@ -286,6 +312,10 @@ class Decision:
     # Why to abstain unless the LM judge finds the answer after all (a missing name was the only reason: see
     # ``names_excused``); empty when the decision is final.
     pending: str = ""
+    # A question asking for several things, answered by a whole list: each item's cited units (they close
+    # ``evidence``, after the sentence that leads in to the list), and whether the list is numbered.
+    items: list[list[Evidence]] = field(default_factory=list)
+    numbered: bool = False
 
 
 # An answer that opens with its verdict, after an FAQ's label: "A: Yes, ...", "Answer: No. ...", "No, it does not ...".
@@ -633,6 +663,57 @@ class Reader:
             evidence.append(Evidence(span, passage, float(centrality[k]), float(centrality[k]), 0.0, True))
         return Decision(evidence, False, signals={"centrality": float(centrality.max())})
 
+    def _others(self, ranked: list[Evidence], chosen: list[Evidence]) -> list[Evidence]:
+        """The runners-up the LM reads besides the chosen sentences, first to last. The sentence right after one of
+        the two best that carries it on ("This will be either ... if everything worked") goes first: it scores low on
+        its own, yet on the dev corpora it held the answer for 6 of the 22 questions whose answer the 8 best
+        sentences lacked."""
+        texts = {c.sentence.text for c in chosen}
+        carried = [f for e in ranked[:2] if (f := self._neighbour(e, 1)) is not None and _FOLLOWS_ON.match(f.sentence.text)]
+        return [e for e in [*carried, *ranked] if e.sentence.text not in texts and not texts.add(e.sentence.text)][:RUNNERS_UP]
+
+    def list_for(self, info: QuestionInfo, ranked: list[Evidence]) -> tuple[list[Evidence], list[list[Evidence]], bool] | None:
+        """For a question asking for several things, the list the best sentence belongs to or introduces, else the
+        one a sentence within ``list_margin`` of it introduces: its lead-in and each item's cited units (the item's
+        first sentence, and the sentence it was found by where that goes on the item)."""
+        if info.kind not in LIST_KINDS or not asks_several(info.text):
+            return None
+        found = None
+        for k, e in enumerate(ranked):
+            if e.score < ranked[0].score - self.w.list_margin:
+                break
+            sid = self._sid(e)
+            run = None if sid is None else run_around(self.index.sentences, self._text_of(e.sentence.source), sid)
+            if run is not None and (k == 0 or run.lead_in == sid):  # (below the best, only a sentence leading in)
+                found = e, sid, run
+                break
+        if found is None:
+            return None
+        best, sid, run = found
+        lead = [self._evidence_at(run.lead_in, best)] if run.lead_in is not None else []
+        items = []
+        for i, opener in enumerate(run.items):
+            end = run.items[i + 1] if i + 1 < len(run.items) else len(self.index.sentences)
+            units = [opener] + ([sid] if opener < sid < end else [])
+            items.append([self._evidence_at(j, best) for j in units])
+        return lead, items, run.numbered
+
+    def _text_of(self, source: str) -> str:
+        return self.index.corpus.get(source).text
+
+    def _sid(self, evidence: Evidence) -> int | None:
+        return next((i for i in self._by_chunk.get(evidence.passage.chunk_id, []) if self.index.sentences[i] == evidence.sentence), None)
+
+    def _evidence_at(self, sid: int, like: Evidence) -> Evidence:
+        """Sentence ``sid`` cited beside ``like``: in its passage when it lies there, else in its own chunk's."""
+        span = self.index.sentences[sid]
+        passage = like.passage
+        if not (passage.source == span.source and passage.start <= span.start and span.end <= passage.end):
+            passage = Passage.from_chunk(self.index.chunks[self.index.sentence_chunk[sid]], passage.score, passage.rank)
+        if span == like.sentence:
+            return like
+        return Evidence(span, passage, like.score, like.dense, 0.0, True)
+
     def _neighbour(self, evidence: Evidence, step: int) -> Evidence | None:
         """The sentence ``step`` places before/after ``evidence`` in the same passage, if any."""
         sids = self._by_chunk.get(evidence.passage.chunk_id, [])
@@ -766,6 +847,12 @@ class Reader:
             pending, reason = reason, ""  # the LM judge may still find the answer (names_excused)
         if reason:
             return Decision(ranked[:1], True, reason, uncovered=uncovered, signals=signals.to_dict())
+        if (listed := self.list_for(info, [best, *(e for e in ranked if e is not best)])) is not None:
+            lead, items, numbered = listed
+            signals.listed = len(items)
+            return Decision([*lead, *(e for item in items for e in item)], False, uncovered=uncovered,
+                            signals=signals.to_dict(), runners_up=self._others(ranked, [*lead, *(e for i in items for e in i)]),
+                            pending=pending, items=items, numbered=numbered)
         chosen, carried_on = [best], 0
         if _ANAPHOR.match(best.sentence.text) and (prev := self._neighbour(best, -1)) is not None:
             chosen.insert(0, prev)  # "His acknowledgment ..." needs the sentence that says whose
@@ -791,13 +878,7 @@ class Reader:
                 other.sentence.text != c.sentence.text for c in chosen  # the same line twice says nothing new
             ):
                 chosen.append(other)
-        texts = {c.sentence.text for c in chosen}
-        # The LM reads the runners-up first to last. The sentence right after one of the two best that carries it on
-        # ("This will be either ... if everything worked") goes first: it scores low on its own, yet on the dev
-        # corpora it held the answer for 6 of the 22 questions whose answer the 8 best sentences lacked.
-        carried = [f for e in ranked[:2] if (f := self._neighbour(e, 1)) is not None and _FOLLOWS_ON.match(f.sentence.text)]
-        runners_up = [e for e in [*carried, *ranked] if e.sentence.text not in texts and not texts.add(e.sentence.text)]
-        decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict(), runners_up=runners_up[:RUNNERS_UP],
+        decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict(), runners_up=self._others(ranked, chosen),
                             pending=pending)
         if info.kind == "yesno":
             text = best.sentence.text
@@ -818,6 +899,7 @@ class Signals:
     type_found: bool  # a typed question ("how many", "who" ...) has a sentence of that type to answer from
     # Rare words of the question that name some documents, none of them the best sentence's, which never mentions them.
     elsewhere: list[str] = field(default_factory=list)
+    listed: int = 0  # items of the list a question asking for several things is answered with
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -906,6 +988,7 @@ def specific_terms(question: str) -> set[str]:
 # "which version ...?"): the sentences it read hold none.
 # "unbound": a figure copied from a sentence that does not speak of the specific thing asked about (speaks_of_asked).
 UNCOPIED = ("none", "not_copied", "restates", "no_figure", "unbound")
+MADE_UP = ("not_copied", "restates", "unbound")  # a short answer the LM gave that is in none of the sentences, or beside them
 BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*")  # "37", "1,024", "1000..60000": a figure with nothing it counts
 FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for
 

@@ -93,6 +93,7 @@ _NUMBERED_HEADING = re.compile(
     r"[A-Z][^.!?]{0,70}\.?",
     re.IGNORECASE,
 )
+_ITEM_NUMBER = re.compile(r"[ \t]*\(?(\d{1,3})[.)][ \t]")  # "2. ", "(3) ": a numbered item's number
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 # Web-page furniture that is not content ("Leave a Reply", "Share this:").
 BOILERPLATE = re.compile(
@@ -208,7 +209,9 @@ def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: s
     lines = _lines(text)
     paras = _definitions(text, _paragraph_runs(text, lines))
     blocks: list[Block] = []
+    after_item = 0  # the number of the numbered item on the line just above (0: none)
     for i, para in enumerate(paras):
+        number, after_item = after_item, 0
         # Setext-style underlines ("Title\n=====") mark the line above as a heading.
         if len(para) >= 2 and _UNDERLINE.fullmatch(text[para[1][0] : para[1][1]]):
             blocks.append(Block(*_trim(text, *para[0]), "heading", 1 if "=" in text[para[1][0] : para[1][1]] else 2))
@@ -223,13 +226,19 @@ def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: s
             nxt = text[paras[i + 1][0][0] : paras[i + 1][-1][1]] if i + 1 < len(paras) else None
             line = text[para[0][0] : para[0][1]].strip()
             opening_title = not blocks and len(line.split()) <= 10 and not re.search(r"[.!?;,:]$", line)
-            if opening_title or _is_text_heading(line, nxt):
+            # "2. Tag the release." on the line after item 1 is the list's next item, not a numbered title ("4. Limits."
+            # after a blank line may be one).
+            in_list = number and (m := _ITEM_NUMBER.match(line)) and int(m.group(1)) == number + 1
+            if not in_list and (opening_title or _is_text_heading(line, nxt)):
                 blocks.append(Block(*_trim(text, *para[0]), "heading", 2))
                 continue
         kind: BlockKind = "item" if ITEM_START.match(text[para[0][0] : para[0][1]]) else "paragraph"
         s, e = _trim(text, para[0][0], para[-1][1])
         if e > s and not BOILERPLATE.fullmatch(text[s:e]):
             blocks.append(Block(s, e, kind))
+            adjacent = i + 1 < len(paras) and text.count("\n", para[-1][1], paras[i + 1][0][0]) == 1  # no blank line
+            if kind == "item" and adjacent and (m := _ITEM_NUMBER.match(text[s:e])):
+                after_item = int(m.group(1))
     if not title and blocks and blocks[0].kind == "heading":
         words = text[blocks[0].start : blocks[0].end].strip("#= \t").split()
         if len(words) >= 3 and words[0] == words[-1]:  # a running page header: "NAME(1)  Section  NAME(1)"
@@ -331,6 +340,7 @@ class _HtmlText:
         self.buffer: list[str] = []
         self.kind: BlockKind = "paragraph"
         self.level = 0
+        self.marker = ""  # a list item's "• " or "2. ": shown before its text, not part of the block
 
     def flush(self) -> None:
         words = " ".join("".join(self.buffer).split())
@@ -340,13 +350,17 @@ class _HtmlText:
         if self.parts:
             self.parts.append("\n\n")
             self.length += 2
+        if self.marker:
+            self.parts.append(self.marker)
+            self.length += len(self.marker)
+            self.marker = ""  # (the rest of an item, after a nested list, is no new item)
         self.blocks.append(Block(self.length, self.length + len(words), self.kind, self.level))
         self.parts.append(words)
         self.length += len(words)
 
-    def open_block(self, kind: BlockKind, level: int = 0) -> None:
+    def open_block(self, kind: BlockKind, level: int = 0, marker: str = "") -> None:
         self.flush()
-        self.kind, self.level = kind, level
+        self.kind, self.level, self.marker = kind, level, marker
 
 
 # Page furniture that generators mark by role or class: navigation bars, sidebars, permalink pilcrows.
@@ -380,7 +394,16 @@ def _is_chrome(node: Any) -> bool:
     return bool(_CHROME_CLASS.search(attrs.get("class") or ""))
 
 
+def _ordinal(ol: Any, n: int) -> int:
+    """The number an ordered list shows for its ``n``-th item (``<ol start="5">`` counts on from 5)."""
+    try:
+        return int(ol.attributes.get("start") or 1) + n - 1
+    except ValueError:
+        return n
+
+
 def _walk(node: Any, out: _HtmlText, pre: bool = False) -> None:
+    items = 0
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == "-text":
@@ -407,10 +430,17 @@ def _walk(node: Any, out: _HtmlText, pre: bool = False) -> None:
                 out.flush()
             out.open_block("paragraph")
             continue
-        elif tag in ("li", "dt", "dd"):
+        elif tag == "li":
+            # A list item keeps its bullet or number in the text, as Markdown and plain text do: the source panel
+            # shows a list, and the reader knows an item by the mark at its line's start.
+            items += 1
+            out.open_block("item", marker=f"{_ordinal(node, items)}. " if node.tag == "ol" else "• ")
+        elif tag in ("dt", "dd"):
             out.open_block("item")
         elif tag == "tr":
             out.open_block("table")
+        elif out.marker and not "".join(out.buffer).strip():
+            pass  # "<li><p>text</p></li>": the item's first paragraph carries its mark
         else:
             out.open_block("paragraph")
         _walk(child, out, pre)

@@ -837,3 +837,45 @@ def test_a_summary_quotes_no_question_of_the_text_and_no_table_row(make_config, 
     answer = Pipeline.load(cfg, embedder=FakeEmbedder(), progress=False).ask("Give me the gist of it")
     assert answer.citations and not answer.abstained
     assert not any(c.text.rstrip().endswith("?") or c.text.count("|") >= 2 for c in answer.citations)
+
+
+DEPLOY = """# Deployment guide
+
+Deployments go through the release tool. Only the release group may deploy.
+
+## Before you deploy
+
+Check these first:
+
+1. Make sure the pipeline is green.
+2. Announce the deploy in the channel.
+3. Confirm that no freeze is in effect.
+
+## Rolling back
+
+Rollbacks need no approval.
+"""
+
+
+@pytest.mark.parametrize("question", ["what are the checks before you deploy?", "list what to check before you deploy"])
+def test_a_question_asking_for_several_things_gets_the_whole_list(make_config, tmp_path, question):
+    generator = FakeGenerator("the pipeline is green", yes=0.9)  # a one-item short answer: the list stays
+    cfg = make_config(tmp_path / "wiki", **{"reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1})
+    (tmp_path / "wiki").mkdir()
+    (tmp_path / "wiki" / "deploy.md").write_text(DEPLOY, encoding="utf-8")
+    pipe = Pipeline.load(cfg, embedder=FakeEmbedder(), generator=generator, progress=False)
+    answer = pipe.ask(question)
+    assert answer.answer.splitlines() == [
+        "Check these first: [1]",
+        "1. Make sure the pipeline is green. [2]",
+        "2. Announce the deploy in the channel. [3]",
+        "3. Confirm that no freeze is in effect. [4]",
+    ]
+    assert answer.signals["listed"] == 3 and answer.generator == "extractive"
+    _exact(pipe, answer)
+
+
+def test_a_question_asking_for_one_thing_gets_one_item(make_config, tmp_path):
+    pipe = _over(make_config, tmp_path / "wiki", {"deploy.md": DEPLOY}, **{"reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1})
+    answer = pipe.ask("Must the pipeline be green before a deploy?")
+    assert "\n" not in answer.answer and answer.signals.get("listed", 0) == 0
