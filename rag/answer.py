@@ -266,7 +266,7 @@ class Pipeline:
                     direct, answer.signals["direct"] = None, "restates"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
-                if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w)) and w.abstain:
+                if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w, reply or "")) and w.abstain:
                     return self._abstain(answer, why)
                 if direct is not None and found is not None:
                     answer.citations = [self._identify(c) for c in _cite([found])]

@@ -224,6 +224,22 @@ def test_the_lm_checks_decline_by_kind_judge_and_short_answer(kind, judge, direc
 
 
 @pytest.mark.parametrize(
+    ("direct", "reply", "declines"),
+    [
+        ("unbound", "37", True),  # "what uid does the web server user have": 37 is another user's
+        ("not_copied", "1,024.", True),  # a figure in none of the sentences
+        ("restates", "3.1", True),
+        ("unbound", "the www-data user", False),  # words, not a bare figure: the extractive answer stands
+        ("copied", "37", False),  # a figure copied from the sentence that speaks of what is asked
+        ("none", "NONE", False),
+    ],
+)
+def test_a_figure_the_lm_could_not_find_declines_a_question_of_any_kind(direct, reply, declines):
+    assert bool(lm_abstention("other", 0.95, direct, W, reply)) is declines
+    assert not lm_abstention("yesno", 0.95, direct, W, reply)  # (a yes/no question's verdict is judged instead)
+
+
+@pytest.mark.parametrize(
     ("word", "context", "cut"),
     [
         ("prod", "Deploy to production with the CLI.", True),  # typed short for a word the passage writes in full
