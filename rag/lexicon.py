@@ -22,7 +22,7 @@ from .text import name_roots, stem, stems, tokens
 
 # "His acknowledgment ...", "This option ...": the sentence leans on the one before it.
 ANAPHOR = re.compile(r"^(?:His|Her|He|She|They|Their|Its|It|This|These|Those|That)\b")
-FORMAT = 2
+FORMAT = 3
 
 
 class OutdatedLexicon(ValueError):

@@ -91,11 +91,16 @@ def tokens(text: str) -> list[str]:
     return [_POSSESSIVE.sub("", t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]
 
 
+# Documents spell small numbers out ("after two hours"), people type digits ("after 2 hours"): one term. ("one" is
+# left alone: it is a pronoun as often as a number.)
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate("two three four five six seven eight nine ten eleven twelve".split(), 2)}
+
+
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     if not word[:1].isalpha() or "." in word:
         return word.replace(",", "")
-    return _stemmer().stemWord(word)
+    return _NUMBER_WORDS.get(word) or _stemmer().stemWord(word)
 
 
 def content_terms(text: str, drop_frame: bool = True) -> list[str]:

@@ -275,3 +275,11 @@ def test_a_question_the_text_asks_is_recognised(sentence, asks):
     from rag.extract import _asks
 
     assert _asks(sentence) is asks
+
+
+def test_small_numbers_spelled_out_are_the_digits_people_type():
+    from rag.text import content_terms, stems
+
+    assert stems("After two hours, page the manager.") >= {"2", "hour"}
+    assert content_terms("who do i escalate to after 2 hours") == content_terms("who do I escalate to after two hours")
+    assert "1" not in stems("the one that failed")  # "one" is a pronoun as often as a number
