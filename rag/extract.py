@@ -105,7 +105,7 @@ _ANTONYMS = [
     ({"accept", "agre", "approv"}, {"reject", "disagre", "refus"}),
     ({"transpar", "open", "public"}, {"secret", "classifi", "hidden"}),
 ]
-_NEGATION = {"not", "no", "never", "n't", "without", "neither", "nor"}
+_NEGATION = {"not", "no", "never", "n't", "cannot", "without", "neither", "nor"}
 
 
 # "Even while X, what ...?" / "X, but what ...?": X is given; the sentence that answers is about the rest.
@@ -197,7 +197,9 @@ def analyze(question: str) -> QuestionInfo:
         kind = "other"  # "Is the grant temporary or forever?" asks which, not whether
     body = re.sub(r"^\W*\w+", "", question)  # the first word is capitalized anyway
     # What must appear literally: capitalized names, numbers, and the words of quoted phrases.
-    literal = re.findall(r"\b[A-Z][\w’'.-]*", body) + re.findall(r"\b\d[\d,.]*\b", question)
+    # (An amount of money is a value to weigh against the documents' limits and ranges, "who approves a $5,000
+    # purchase?" of "$1,000 to $25,000: the department head": it need not appear.)
+    literal = re.findall(r"\b[A-Z][\w’'.-]*", body) + re.findall(r"(?<![$€£¥\d,.])\b\d[\d,.]*\b", question)
     literal += [q for q in re.findall(r"[\"“]([^\"”]{2,80})[\"”]", question)]
     names = list(dict.fromkeys(t for w in literal for t in content_terms(w)))
     surface = {stem(t): t for w in literal for t in tokens(w)}
@@ -239,7 +241,8 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
     if info.kind == "url":
         return bool(URL.search(text))
     if info.kind == "when":  # a time, or in a manual a condition ("when the input is empty, ...")
-        return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text) or _SPAN_OF_TIME.search(text))
+        return bool(DATE.search(text) or PERIOD.search(text) or _CONDITION.search(text) or _SPAN_OF_TIME.search(text)
+                    or _AT_RELEASE.search(text))
     if has_name(text, exclude=set(info.terms) | set(info.names)):
         return True
     if info.kind == "where" and _WHERE_NAMED.search(info.text):
@@ -298,6 +301,9 @@ _SPAN_OF_TIME = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|ni
                            r"(?:[a-z]+\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?)\b"
                            r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b|\b(?:noon|midnight)\b", re.I)
 _CONDITION = re.compile(r"\b(?:if|when|whenever|unless|after|before|until|once|while)\b", re.I)
+# Software dates its changes by release: "removed in 3.0.0", "since version 2", "as of v1.4" answer "when".
+_AT_RELEASE = re.compile(r"\b(?:in|since|from|until|as of|before|after|starting with)\s+"
+                         r"(?:(?:version|release|v)\s*\d+(?:\.\d+)*|\d+\.\d+(?:\.\d+)*)\b", re.I)
 
 
 @dataclass
@@ -361,6 +367,7 @@ _FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|There
 _CARRIES_ON = re.compile(r"^(?:This|That|These|Such|As a result|Therefore|Thus|Hence)\b")
 # A best sentence that is mostly the question's own words restates it; for "why" the reason comes next.
 RESTATES = 0.5
+RESTATED = 0.1  # below this novelty a sentence says nothing but the question's words (its "an", "the" weigh a little)
 
 
 class Reader:
@@ -445,6 +452,8 @@ class Reader:
                     continue  # a table-of-contents line, a box border, a lone "?": layout, not an answer
                 if _asks(span.text) and k + 1 < len(sids):
                     continue  # a question in the text (an FAQ's, a rhetorical one) is answered by what follows it
+                if self._is_header_row(sid):
+                    continue  # a table's header row names its columns: no answer (the LM reads it above a row)
                 vec = self.sentence_vector(sid)
                 dense = float(vec @ qvec)
                 # A sentence is read with its neighbours: "It" or "This option" borrows their meaning.
@@ -488,6 +497,16 @@ class Reader:
                 score = sum(self.w.feature_weight(name) * value for name, value in features.items())
                 out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok, features))
         return sorted(out, key=lambda e: -e.score)
+
+    def _is_header_row(self, sid: int) -> bool:
+        """The first row of a table with rows after it (every format stores a table's rows as units in order)."""
+        units = self.index.sentences
+        width = _cells(units[sid].text)
+
+        def row(i: int) -> bool:
+            return 0 <= i < len(units) and units[i].source == units[sid].source and _cells(units[i].text) == width
+
+        return width >= 2 and not row(sid - 1) and row(sid + 1)
 
     def table_header(self, evidence: Evidence) -> Span | None:
         """The header row of the table a row sentence belongs to (the first of the rows with as many cells before it
@@ -797,13 +816,24 @@ class Reader:
         words with digits (numbers and versions are the missing-name rule's). A bare figure is held to it whatever
         the question's form ("what id does <user> have?" is no "how many" question, and "It had id 37." of
         another user is no answer)."""
+        if _cells(evidence.sentence.text) >= 2 and not self._row_is_asked(info, evidence):
+            return False
         if info.kind not in FIGURE_KINDS and not BARE_FIGURE.fullmatch(answer.strip()):
             return True
         asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= self._all_name_terms}
         if not asked:
             return True
         said = self._said_near(evidence)
-        return all(all(part in said for part in term.split()) for term in asked)
+        # (A word typed short counts: "kube" speaks of what "Kubernetes 1.29 or newer is required." does.)
+        return all(all(part in said or len(part) >= 4 and any(s.startswith(part) for s in said) for part in term.split())
+                   for term in asked)
+
+    def _row_is_asked(self, info: QuestionInfo, row: Evidence) -> bool:
+        """Does the question pick this table row: a word of it in the row, besides the header's ("the team plan"
+        picks "| Team | 600 | 100 |"; "the startup plan" picks no row of plans Free, Team and Enterprise)?"""
+        header = self.table_header(row)
+        own = stems(row.sentence.text) - (stems(header.text) if header else set())
+        return any(fuzzy_in(t, own) for t in [*info.terms, *info.names])
 
     # -- decision ----------------------------------------------------------------------------------------------
     def decide(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray, followup: bool = False) -> Decision:
@@ -859,6 +889,10 @@ class Reader:
         follow = self._neighbour(best, 1)
         if follow is not None and best.sentence.text.rstrip().endswith(":"):
             chosen.append(follow)  # "... here are a few recommendations:" introduces the answer that follows
+        elif follow is not None and len(best.sentence.text.split()) < 5 and best.features.get("novelty", 1.0) < RESTATED and not _cells(best.sentence.text):
+            # "Chargeback" (a glossary's term), "Creates an invoice.": the question's own words; what follows says it
+            chosen.append(follow)
+            carried_on = 1
         elif follow is not None and info.kind == "why" and best.lexical >= 0.5 and (
             _FOLLOWS_ON.match(follow.sentence.text) or best.features.get("novelty", 1.0) < RESTATES
             or (_CAUSAL.search(follow.sentence.text) and not _CAUSAL.search(best.sentence.text))
@@ -1009,7 +1043,7 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
         return ""
     if direct in MADE_UP and BARE_FIGURE.fullmatch(reply.strip().rstrip(".")):
         # Asked for a short answer, the LM gave a bare figure that is in none of the sentences or comes from one about
-        # something else: whatever its wh-word ("what uid ...", "what port ..."), the question wants a figure the
+        # something else: whatever its wh-word ("what badge number ...", "what port ..."), the question wants a figure the
         # passages lack. In the dev runs (429 questions, plain and typed) 42 such replies were to unanswerable questions
         # and 4 to answerable ones answered wrong or declined anyway; 6 of the 42 were answered (judge up to 0.90).
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'such figure')}"

@@ -137,6 +137,7 @@ def test_the_lm_settles_yes_or_no_from_the_cited_sentences_alone(make_config, p_
         # an FAQ's answer opens with its verdict
         ("Can I work from home?", "A: Yes, but not more than two days a week.", "Yes"),  # (not a denial)
         ("Can I install my own tools?", "Answer: No. Only catalogue software may be installed.", "No"),
+        ("can i delete a sent invoice", "Sent invoices cannot be deleted; void them instead.", "No"),  # "cannot" denies
     ],
 )
 def test_yes_or_no_rules(question, sentence, verdict):
@@ -879,3 +880,55 @@ def test_a_question_asking_for_one_thing_gets_one_item(make_config, tmp_path):
     pipe = _over(make_config, tmp_path / "wiki", {"deploy.md": DEPLOY}, **{"reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1})
     answer = pipe.ask("Must the pipeline be green before a deploy?")
     assert "\n" not in answer.answer and answer.signals.get("listed", 0) == 0
+
+
+GLOSSARY = """<html><head><title>Glossary</title></head><body><h1>Glossary</h1><dl>
+<dt>Chargeback</dt><dd>A payment reversed by the card issuer after a customer disputes it.</dd>
+<dt>Dunning</dt><dd>The process of reminding customers about overdue invoices.</dd></dl></body></html>"""
+
+
+def test_a_term_that_only_repeats_the_question_is_cited_with_what_follows_it(make_config, tmp_path):
+    pipe = _over(make_config, tmp_path / "g", {"glossary.html": GLOSSARY},
+                 **{"reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1})
+    answer = pipe.ask("what is a chargeback")
+    assert [c.text for c in answer.citations] == ["Chargeback", "A payment reversed by the card issuer after a customer disputes it."]
+    _exact(pipe, answer)
+
+
+PLANS = """# API
+
+## Rate limits
+
+| Plan | Requests per minute |
+|------|---------------------|
+| Free | 60 |
+| Team | 600 |
+"""
+
+
+def test_a_table_row_answers_only_when_the_question_picks_it(make_config, tmp_path):
+    from rag.extract import Evidence
+
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "api.md").write_text(PLANS, encoding="utf-8")
+    cfg = make_config(tmp_path / "api", **{"reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1, "reader.min_support": 0.1})
+    pipe = Pipeline.load(cfg, embedder=FakeEmbedder(), generator=FakeGenerator("600", yes=0.9), progress=False)
+    answer = pipe.ask("requests per minute on the team plan")
+    assert answer.signals["direct"] == "copied" and answer.answer == "600 [1]" and answer.citations[0].text == "| Team | 600 |"
+    assert "| Plan |" not in pipe.ask("requests per minute by plan").answer  # a header row names columns: no answer
+    # A bare figure from a row the question does not pick is no answer about it: "60" of the Free plan's row.
+    row = next(s for s in pipe.index.sentences if s.text.startswith("| Free"))
+    passage = Passage.from_chunk(pipe.index.chunks[pipe.index.sentence_chunk[pipe.index.sentences.index(row)]], 1.0, 1)
+    evidence = Evidence(row, passage, 1.0, 1.0, 1.0, True)
+    assert not pipe.reader.speaks_of_asked(analyze("requests per minute on the startup plan"), evidence, "60")
+    assert pipe.reader.speaks_of_asked(analyze("requests per minute on the free plan"), evidence, "60")
+
+
+def test_a_name_typed_short_still_names_what_the_sentence_speaks_of(make_config, tmp_path):
+    from rag.extract import Evidence
+
+    pipe = _over(make_config, tmp_path / "db", {"notes.md": "# Notes\n\nPostgreSQL 14 or newer is required.\n"})
+    row = pipe.index.sentences[0]
+    evidence = Evidence(row, Passage.from_chunk(pipe.index.chunks[0], 1.0, 1), 1.0, 1.0, 1.0, True)
+    assert pipe.reader.speaks_of_asked(analyze("which postgres version do i need"), evidence, "14")
+    assert not pipe.reader.speaks_of_asked(analyze("which mariadb version do i need"), evidence, "14")

@@ -67,6 +67,9 @@ def test_names_numbers_and_quoted_phrases_must_appear_literally():
     info = analyze('Did Kishida say "ironclad" about the 2019 summit?')
     assert {"kishida", "ironclad", "2019"} <= set(info.names)
     assert analyze("did the minister say anything about the summit?").names == []  # lower case: no names
+    # an amount of money is a value to weigh against the documents' limits, not a figure they must contain
+    assert analyze("who approves a $5,000 purchase?").names == []
+    assert analyze("Is the fee 40 or €60?").names == ["40"]
 
 
 @pytest.mark.parametrize(("a", "b", "same"), [("Chinese", "China", True), ("Maltese", "Malta", True),
@@ -192,6 +195,9 @@ def test_a_figure_question_needs_a_figure_it_does_not_give(question, sentence, o
         # "when": a date, a period, a condition, or a span of time measured from something
         ("When do I need a doctor's note?", "A note is required for absences longer than 3 consecutive days.", True),
         ("When was the tool first released?", "The tool compresses files with the deflate method.", False),
+        ("when will the old endpoint be removed", "It will be removed in 3.0.0; use the new one instead.", True),
+        ("When was the option added?", "The option was added in version 2 of the tool.", True),
+        ("When was the option added?", "The option accepts values up to 2.5 in the config.", False),  # no release
     ],
 )
 def test_a_who_or_where_question_needs_people_or_a_place(question, sentence, ok):
