@@ -103,21 +103,30 @@ def parse_document(doc: Document) -> Parsed:
     return Parsed(doc, parsed.blocks)
 
 
-def _with_headings(blocks: list[Block], text: str) -> Iterator[tuple[Block, str]]:
-    """Each body block with the nearest heading above it."""
+# Between the levels of a section's heading path: "2.3.1 › Fixed".
+HEADING_PATH = " › "
+# The deepest headings a path keeps: enough to tell one "Parameters" from another, short enough to read in a citation.
+PATH_DEPTH = 3
+
+
+def _with_headings(blocks: list[Block], text: str, title: str = "") -> Iterator[tuple[Block, str]]:
+    """Each body block with the headings it sits under, outermost first ("2.3.1 › Fixed": release notes', an API
+    reference's many "Fixed" or "Parameters" sections are told apart by their parents). The document's title is left
+    out of the path unless it is the only heading."""
     stack: dict[int, str] = {}
     for block in blocks:
         if block.kind == "heading":
             stack = {lvl: h for lvl, h in stack.items() if lvl < block.level}
             stack[block.level] = " ".join(text[block.start : block.end].split())
             continue
-        yield block, stack[max(stack)] if stack else ""
+        path = [h for _, h in sorted(stack.items()) if h != title] or [stack[max(stack)]] if stack else []
+        yield block, HEADING_PATH.join(path[-PATH_DEPTH:])
 
 
 def paragraphs(doc: Document) -> list[Paragraph]:
     """Body blocks of a document, each with the heading it sits under."""
     parsed = parse_document(doc)
-    return [Paragraph(b.start, b.end, doc.text[b.start : b.end], h) for b, h in _with_headings(parsed.blocks, doc.text)]
+    return [Paragraph(b.start, b.end, doc.text[b.start : b.end], h) for b, h in _with_headings(parsed.blocks, doc.text, doc.title)]
 
 
 def _windows(sizes: list[int], max_tokens: int, overlap: int) -> Iterator[tuple[int, int]]:
@@ -161,7 +170,7 @@ def chunk_parsed(
             emit(pending, pending_heading)
             pending.clear()
 
-    for block, heading in _with_headings(parsed.blocks, doc.text):
+    for block, heading in _with_headings(parsed.blocks, doc.text, doc.title):
         spans = [(s, e, count_tokens(doc.text[s:e], encoding)) for s, e in iter_units(doc, block)]
         if not spans:
             continue

@@ -21,6 +21,7 @@ from .config import FEATURE_WEIGHTS, AnswerConfig, ReaderConfig
 from .embed import Embedder
 from .guard import is_planted_instruction
 from .lexicon import ANAPHOR as _ANAPHOR
+from .chunk import HEADING_PATH
 from .lexicon import build_lexicon, sentences_by_chunk
 from .lists import run_around
 from .schema import Passage, Span
@@ -630,18 +631,20 @@ class Reader:
         for chunk in self.index.chunks:
             if chunk.source != source or not chunk.heading:
                 continue
-            words = {t for t in content_terms(chunk.heading) if not t[:1].isdigit()}
+            own = chunk.heading.rsplit(HEADING_PATH, 1)[-1]  # the section's own heading, not its parents'
+            words = {t for t in content_terms(own) if not t[:1].isdigit()}
             total = sum(term_weight(t) for t in words)
             matched = sum(term_weight(t) for t in words if t in asked)
             if matched >= NAMED_DOC_MIN and matched >= NAMED_DOC_SHARE * total and matched / total > best_share:
                 best, best_share = chunk.heading, matched / total
         if best is None:
             return []
-        number = _SECTION_NUMBER.match(best)
+        number = _SECTION_NUMBER.match(best.rsplit(HEADING_PATH, 1)[-1])
         prefix = number.group(0) if number else None
         out: list[int] = []
         for chunk in sorted((c for c in self.index.chunks if c.source == source), key=lambda c: c.start):
-            if chunk.heading == best or (out and prefix and chunk.heading.startswith(prefix)):
+            own = chunk.heading.rsplit(HEADING_PATH, 1)[-1]
+            if chunk.heading == best or chunk.heading.startswith(best + HEADING_PATH) or (out and prefix and own.startswith(prefix)):
                 out.append(chunk.id)
             elif out:
                 break  # the next section begins

@@ -82,3 +82,17 @@ def test_offsets_are_exact_for_random_documents(text, max_tokens, overlap):
         assert chunk.text.strip() == chunk.text and chunk.text
     for span in split_sentences(text, 0, "r.txt"):
         assert text[span.start : span.end] == span.text
+
+
+def test_a_chunk_heading_is_its_sections_heading_path():
+    from rag.chunk import chunk_parsed
+    from rag.formats import parse_markdown
+
+    text = ("# Release notes\n\nIntro line.\n\n## 2.4.0\n\n### Fixed\n\n- Imports keep offsets.\n\n"
+            "## 2.3.1\n\n### Fixed\n\n- Zero totals validate.\n\n## Deep\n\n### B\n\n#### C\n\n##### D\n\nDeep text.\n")
+    chunks, _ = chunk_parsed(parse_markdown("notes.md", text))
+    headings = {c.text.strip("- "): c.heading for c in chunks}
+    assert headings["Intro line."] == "Release notes"  # the title alone: kept when it is the only heading
+    assert headings["Imports keep offsets."] == "2.4.0 › Fixed"  # the two "Fixed" sections are told apart
+    assert headings["Zero totals validate."] == "2.3.1 › Fixed"
+    assert headings["Deep text."] == "B › C › D"  # the deepest three
