@@ -369,3 +369,28 @@ def test_browser_source_panel_switches_between_cited_documents() -> None:
         screenshot(page, "ui_two_documents.png")
         page.locator('#source a.source-tab[data-source="handbook.txt"]').click()
         page.locator('#source article[data-source="handbook.txt"]:visible').wait_for(timeout=5_000)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_browser_shows_a_list_answer_as_a_list_with_each_item_linked(tmp_path) -> None:
+    from tests.test_answer import DEPLOY
+
+    wiki = tmp_path / "wiki"
+    wiki.mkdir()
+    (wiki / "deploy.md").write_text(DEPLOY, encoding="utf-8")
+    pipe = fake_pipeline(tmp_path / "index", **{"paths.corpus_dir": str(wiki), "generate.backend": "none",
+                                                 "reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1})
+    with serve_app(make_app(pipe)) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url + "/")
+        ask_in_page(page, "what are the checks before you deploy?")
+        items = page.locator("#chat [data-testid=bot] ol li")
+        items.nth(2).wait_for(timeout=30_000)
+        assert items.count() == 3 and "Confirm that no freeze is in effect" in items.nth(2).inner_text()
+        assert [items.nth(i).locator("a.cite-marker").inner_text() for i in range(3)] == ["[2]", "[3]", "[4]"]
+        items.nth(2).locator("a.cite-marker").click()
+        page.locator("#source .anchor.cite-active + mark.cite-span").wait_for(timeout=5_000)
+        assert "Confirm that no freeze" in page.locator("#source .anchor.cite-active + mark.cite-span").inner_text()
+        page.wait_for_timeout(600)
+        screenshot(page, "ui_list_answer.png")
