@@ -706,7 +706,9 @@ class Reader:
                 break
             sid = self._sid(e)
             run = None if sid is None else run_around(self.index.sentences, self._text_of(e.sentence.source), sid)
-            if run is not None and (k == 0 or run.lead_in == sid):  # (below the best, only a sentence leading in)
+            # (Below the best: a sentence that leads in to a list, or an item of a section the question names, "what
+            # is listed under future work?" of a "Future work" section.)
+            if run is not None and (k == 0 or run.lead_in == sid or self._names_section(info, e.passage)):
                 found = e, sid, run
                 break
         if found is None:
@@ -719,6 +721,12 @@ class Reader:
             units = [opener] + ([sid] if opener < sid < end else [])
             items.append([self._evidence_at(j, best) for j in units])
         return lead, items, run.numbered
+
+    @staticmethod
+    def _names_section(info: QuestionInfo, passage: Passage) -> bool:
+        """Does the question name the passage's own section: every word of its heading among the question's?"""
+        words = [t for t in content_terms(passage.heading.rsplit(HEADING_PATH, 1)[-1]) if not t[:1].isdigit()]
+        return bool(words) and all(fuzzy_in(t, set(info.terms)) for t in words)
 
     def _text_of(self, source: str) -> str:
         return self.index.corpus.get(source).text

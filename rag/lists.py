@@ -19,6 +19,7 @@ from .schema import Span
 MARK = re.compile(r"[ \t]*(?:[-*+•·◦▪‣]|\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])[ \t]+")
 _NUMBERED = re.compile(r"[ \t]*\(?\d")
 _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+_GAP = re.compile(rf"(?:\s+|{MARK.pattern})*")
 # A list may start one sentence after the one that introduces it: "The following three modes are supported. Each
 # can be combined with the others." then the items.
 LEAD_IN_GAP = 1
@@ -53,6 +54,11 @@ def same_paragraph(text: str, previous: Span, span: Span) -> bool:
     return not _BLANK_LINE.search(text, previous.end, span.start)
 
 
+def adjacent(text: str, previous: Span, span: Span) -> bool:
+    """Whether nothing but space and list marks stands between two units (a heading between them is no list's)."""
+    return previous.source == span.source and bool(_GAP.fullmatch(text, previous.end, span.start))
+
+
 def item_text(unit: str) -> str:
     """An item's first unit as an answer shows it: without the mark plain text keeps inside it."""
     m = MARK.match(unit)
@@ -69,8 +75,11 @@ def run_around(sentences: Sequence[Span], text: str, sid: int) -> ListRun | None
     def item(j: int) -> bool:
         return same(j) and opens_item(text, sentences[j])
 
+    def joined(j: int) -> bool:  # unit j follows unit j - 1 with nothing between
+        return same(j) and same(j - 1) and adjacent(text, sentences[j - 1], sentences[j])
+
     def goes_on(j: int) -> bool:  # unit j is the next sentence of the unit before it
-        return same(j) and same(j - 1) and same_paragraph(text, sentences[j - 1], sentences[j])
+        return joined(j) and same_paragraph(text, sentences[j - 1], sentences[j])
 
     def item_of(j: int) -> int | None:  # the unit that opens the item j is in
         while not item(j):
@@ -83,17 +92,17 @@ def run_around(sentences: Sequence[Span], text: str, sid: int) -> ListRun | None
     first = item_of(sid)
     if first is None:
         after = next((j for j in range(sid + 1, sid + 2 + LEAD_IN_GAP) if item(j)), None)
-        if after is None or not all(goes_on(j) for j in range(sid + 1, after)):
+        if after is None or not joined(after) or not all(goes_on(j) for j in range(sid + 1, after)):
             return None
         first, lead_in = after, sid
     else:
-        while same(first - 1) and (before := item_of(first - 1)) is not None:
+        while joined(first) and (before := item_of(first - 1)) is not None:
             first = before  # back to the list's first item
-        if same(first - 1) and sentences[first - 1].text.rstrip().endswith(":"):
+        if joined(first) and sentences[first - 1].text.rstrip().endswith(":"):
             lead_in = first - 1
     items = [first]
     j = first + 1
-    while item(j) or goes_on(j):
+    while joined(j) and (item(j) or goes_on(j)):
         if item(j):
             items.append(j)
         j += 1

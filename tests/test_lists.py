@@ -69,6 +69,9 @@ def test_html_list_items_keep_their_bullet_or_number_outside_the_item():
         (parse_text("d.txt", TXT), "Check the logs", "Before you deploy:", ["1. Make sure", "2. Tag", "3. Announce"], True),
         (parse_text("d.txt", TXT), "Before you deploy:", "Before you deploy:", ["1. Make sure", "2. Tag", "3. Announce"], True),
         (parse_html("s.html", HTML), "Tag the release", "Before you deploy:", ["Make sure", "Tag", "Announce"], True),
+        # a heading between two lists ends the first: the second section's items alone
+        (parse_markdown("t.md", "# T\n\n## One\n\n- alpha\n- beta\n\n## Two\n\n- gamma\n- delta\n"), "gamma", None,
+         ["gamma", "delta"], False),
     ],
 )
 def test_the_list_a_unit_introduces_or_belongs_to(parsed, from_unit, lead_in, items, numbered):
