@@ -164,6 +164,7 @@ _NOT_PLURAL = re.compile(r"(?:ss|us|is|ous|[^e]as)$|^(?:does|this|was|has|its|hi
 
 
 def asks_several(question: str) -> bool:
+    """Does the question ask for several things (a list), not for one?"""
     for m in _SEVERAL.finditer(question):
         word = m.group("plural") or m.group("plural2")
         if word is None or not _NOT_PLURAL.search(word):
@@ -891,8 +892,8 @@ class Reader:
         if (listed := self.list_for(info, [best, *(e for e in ranked if e is not best)])) is not None:
             lead, items, numbered = listed
             signals.listed = len(items)
-            return Decision([*lead, *(e for item in items for e in item)], False, uncovered=uncovered,
-                            signals=signals.to_dict(), runners_up=self._others(ranked, [*lead, *(e for i in items for e in i)]),
+            cited = [*lead, *(e for item in items for e in item)]
+            return Decision(cited, False, uncovered=uncovered, signals=signals.to_dict(), runners_up=self._others(ranked, cited),
                             pending=pending, items=items, numbered=numbered)
         chosen, carried_on = [best], 0
         if _ANAPHOR.match(best.sentence.text) and (prev := self._neighbour(best, -1)) is not None:
