@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag.chunk import chunk_parsed
 from rag.extract import asks_several
 from rag.formats import parse_html, parse_markdown, parse_text
-from rag.lists import item_text, opens_item, run_around
+from rag.lists import MAX_ITEMS, item_text, opens_item, run_around
 
 MD = """# Client
 
@@ -123,3 +125,42 @@ def test_an_item_is_shown_without_its_mark(unit, shown):
 )
 def test_a_question_asks_for_several_things(question, several):
     assert asks_several(question) == several
+
+
+_WORD = st.sampled_from(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa"])
+_SENTENCE = st.lists(_WORD, min_size=2, max_size=6).map(lambda ws: " ".join(ws).capitalize() + ".")
+_LIST = st.tuples(st.booleans(), st.lists(_SENTENCE, min_size=2, max_size=MAX_ITEMS))  # (numbered, items)
+_SECTION = st.tuples(st.lists(_WORD, min_size=1, max_size=3), st.lists(_SENTENCE, max_size=3), st.one_of(st.none(), _LIST))
+
+
+def _markdown(sections) -> tuple[str, list[list[str]]]:
+    parts, lists = ["# Doc\n"], []
+    for heading, paragraph, listed in sections:
+        parts.append("## " + " ".join(heading).title() + "\n")
+        if paragraph:
+            parts.append(" ".join(paragraph) + "\n")
+        if listed:
+            numbered, items = listed
+            parts.append("".join(f"{i}. {t}\n" if numbered else f"- {t}\n" for i, t in enumerate(items, 1)))
+            lists.append(items)
+    return "\n".join(parts), lists
+
+
+@given(st.lists(_SECTION, min_size=1, max_size=5))
+@settings(max_examples=60, deadline=None)
+def test_every_generated_list_is_found_whole_from_any_of_its_items(sections):
+    text, lists = _markdown(sections)
+    parsed = parse_markdown("gen.md", text)
+    _, sentences = chunk_parsed(parsed)
+    found = set()
+    for sid in range(len(sentences)):
+        run = run_around(sentences, text, sid)
+        if run is None:
+            continue
+        assert all(opens_item(text, sentences[i]) for i in run.items) and run.items == sorted(set(run.items))
+        assert run.lead_in is None or run.lead_in < run.items[0]
+        found.add(tuple(sentences[i].text for i in run.items))
+        if opens_item(text, sentences[sid]):
+            assert sid in run.items  # an item's list holds it
+    # Each list is found as itself: never glued to the list of another section, never cut short.
+    assert found == {tuple(items) for items in lists}
