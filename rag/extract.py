@@ -155,7 +155,10 @@ _SEVERAL = re.compile(
     r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|all\s+|some\s+)?(?:[\w-]+\s+){0,2}?(?P<plural>[a-z]{3,}s)\b"
     # "which kinds", "what API versions" (a word between only when it is an acronym: "which tool rebuilds" is a verb),
     # ... when a verb or "of" follows ("what happens to", "what keeps holding": verbs, not plurals)
-    rf"|\b(?:what|which)\s+(?:(?-i:[A-Z0-9]{{2,}}[\w-]*)\s+)?(?P<plural2>[a-z]{{3,}}s)'?(?=\s*(?:$|[^\w\s']|(?:{_AUX}|did|do|of)\b))",
+    rf"|\b(?:what|which)\s+(?:(?-i:[A-Z0-9]{{2,}}[\w-]*)\s+)?(?P<plural2>[a-z]{{3,}}s)'?(?=\s*(?:$|[^\w\s']|(?:{_AUX}|did|do|of)\b))"
+    # ... and nouns that name the parts of a list whatever follows ("which steps come before ...")
+    r"|\b(?:what|which)\s+(?:[\w-]+\s+)?(?:steps|stages|phases|kinds|types|ways|options|requirements|prerequisites|"
+    r"rules|conditions|reasons|features|methods|fields|parameters|limits)\b",
     re.IGNORECASE,
 )
 # Words in "s" that are no plurals ("what does", "which process", "what status").

@@ -116,6 +116,7 @@ def test_an_item_is_shown_without_its_mark(unit, shown):
         ("In the manual, what is listed under future developments?", True),
         ("which TLS versions are allowed?", True),
         ("What commands does the program offer?", True),
+        ("which steps come before a deploy", True),  # a list's parts, whatever verb follows
         ("Which tool rebuilds wheels?", False),  # a verb, not a plural
         ("what happens if I pass NULL?", False),
         ("What keeps holding it back?", False),
