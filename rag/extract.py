@@ -152,7 +152,7 @@ _CHOICE = re.compile(r"\w\s+or\s+(?!not\b)\w", re.IGNORECASE)
 # the steps ...". Its answer is a whole list when the best sentence introduces one or is an item of one.
 _SEVERAL = re.compile(
     r"^\W*(?:please\s+|can you\s+|could you\s+)?(?:list|enumerate|name\s+(?:all|the|every|some))\b|\blisted\b"
-    r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|all\s+|some\s+)?(?:[\w-]+\s+){0,2}?(?P<plural>[a-z]{3,}s)\b"
+    r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|all\s+|some\s+)?(?:[\w-]+\s+){0,3}?(?P<plural>[a-z]{3,}s)\b"
     # "which kinds", "what API versions" (a word between only when it is an acronym: "which tool rebuilds" is a verb),
     # ... when a verb or "of" follows ("what happens to", "what keeps holding": verbs, not plurals)
     rf"|\b(?:what|which)\s+(?:(?-i:[A-Z0-9]{{2,}}[\w-]*)\s+)?(?P<plural2>[a-z]{{3,}}s)'?(?=\s*(?:$|[^\w\s']|(?:{_AUX}|did|do|of)\b))"

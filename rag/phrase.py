@@ -201,8 +201,20 @@ def locate(reply: str, sentence: str) -> tuple[int, int] | None:
     found = _find(reply, sentence) or _find_list(reply, sentence)
     if found is None:
         return None
-    start, end = found
+    start, end = _with_code_marks(sentence, *found)
     return with_alias(sentence, start, with_year(sentence, start, with_unit(sentence, start, end)))
+
+
+def _with_code_marks(text: str, start: int, end: int) -> tuple[int, int]:
+    """A phrase found across inline code keeps its marks whole: "`a`, `b`", never "a`, `b"."""
+    before = start > 0 and text[start - 1] == "`"
+    after = end < len(text) and text[end] == "`"
+    inner = text.count("`", start, end)
+    if inner % 2 == 0 and inner and before and after:
+        return start - 1, end + 1
+    if inner % 2:
+        return (start - 1, end) if before else (start, end + 1) if after else (start, end)
+    return start, end
 
 
 def occurs_in(phrase: str, text: str) -> bool:

@@ -423,7 +423,11 @@ def test_layout_lines_are_never_an_answer(make_config, tmp_path):
       "60514…60577"),  # a range's ellipsis copied as a hyphen
      ("2. 61184…65519 → UIDs for dynamic users", "Which range is for dynamic users?", "61184...65519",
       "61184…65519"),  # ... or as three dots
-     ("Call foo(...) twice.", "What is called twice?", "foo(...)", "foo(...)")],  # dots the text has stay dots
+     ("Call foo(...) twice.", "What is called twice?", "foo(...)", "foo(...)"),  # dots the text has stay dots
+     # a phrase across inline code keeps its marks whole
+     ("Webhooks for invoice events (`invoice.created`, `invoice.paid`).", "Which webhook events are there?",
+      "invoice.created, invoice.paid", "`invoice.created`, `invoice.paid`"),
+     ("Set `cache_dir` to move it.", "Which setting moves it?", "cache_dir", "cache_dir")],  # one code span: as is
 )
 def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, question, reply, phrase):
     span = Span("doc.md", 100, 100 + len(sentence), sentence)

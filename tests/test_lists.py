@@ -112,6 +112,7 @@ def test_an_item_is_shown_without_its_mark(unit, shown):
     [
         ("Which kinds of HTTP auth does httplib2 support?", True),
         ("what are the steps before deploying", True),
+        ("what are the common api error codes?", True),  # three words between "the" and the plural
         ("list the security standards for secrets", True),
         ("In the manual, what is listed under future developments?", True),
         ("which TLS versions are allowed?", True),
