@@ -109,6 +109,11 @@ HEADING_PATH = " › "
 PATH_DEPTH = 3
 
 
+def own_heading(path: str) -> str:
+    """A section's own heading, without its parents' ("Fixed" of "2.3.1 › Fixed")."""
+    return path.rsplit(HEADING_PATH, 1)[-1]
+
+
 def _with_headings(blocks: list[Block], text: str, title: str = "") -> Iterator[tuple[Block, str]]:
     """Each body block with the headings it sits under, outermost first ("2.3.1 › Fixed": release notes', an API
     reference's many "Fixed" or "Parameters" sections are told apart by their parents). The document's title is left

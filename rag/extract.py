@@ -20,8 +20,8 @@ import numpy as np
 from .config import FEATURE_WEIGHTS, AnswerConfig, ReaderConfig
 from .embed import Embedder
 from .guard import is_planted_instruction
+from .chunk import HEADING_PATH, own_heading
 from .lexicon import ANAPHOR as _ANAPHOR
-from .chunk import HEADING_PATH
 from .lexicon import build_lexicon, sentences_by_chunk
 from .lists import run_around
 from .schema import Passage, Span
@@ -534,10 +534,12 @@ class Reader:
         """Terms missing from ``vocabulary`` (default: the corpus), even as a close synonym in ``context``."""
         vocabulary = self.vocabulary if vocabulary is None else vocabulary
         missing = [t for t in terms if not fuzzy_in(t, vocabulary)]
-        if missing:  # "wifi" for "Wi-Fi", "setup" for "set-up": a compound written with a hyphen
-            joined = {stem(w.replace("-", "").lower()) for w in _HYPHENATED.findall(context)}
-            missing = [t for t in missing if t not in joined]
-        words = set(tokens(context))
+        if not missing:
+            return []  # (the common case: the passages are not tokenized at all)
+        # "wifi" for "Wi-Fi", "setup" for "set-up": a compound written with a hyphen
+        joined = {stem(w.replace("-", "").lower()) for w in _HYPHENATED.findall(context)}
+        missing = [t for t in missing if t not in joined]
+        words = set(tokens(context)) if missing else set()
         if missing and question:  # "prod", "creds", "repo": a word cut short, as people type it, of one written in full
             missing = [t for t in missing if not _cut_short(_surface(t, question), words)]
         if not missing:
@@ -635,20 +637,20 @@ class Reader:
         for chunk in self.index.chunks:
             if chunk.source != source or not chunk.heading:
                 continue
-            own = chunk.heading.rsplit(HEADING_PATH, 1)[-1]  # the section's own heading, not its parents'
-            words = {t for t in content_terms(own) if not t[:1].isdigit()}
+            words = {t for t in content_terms(own_heading(chunk.heading)) if not t[:1].isdigit()}
             total = sum(term_weight(t) for t in words)
             matched = sum(term_weight(t) for t in words if t in asked)
             if matched >= NAMED_DOC_MIN and matched >= NAMED_DOC_SHARE * total and matched / total > best_share:
                 best, best_share = chunk.heading, matched / total
         if best is None:
             return []
-        number = _SECTION_NUMBER.match(best.rsplit(HEADING_PATH, 1)[-1])
+        number = _SECTION_NUMBER.match(own_heading(best))
         prefix = number.group(0) if number else None
         out: list[int] = []
         for chunk in sorted((c for c in self.index.chunks if c.source == source), key=lambda c: c.start):
-            own = chunk.heading.rsplit(HEADING_PATH, 1)[-1]
-            if chunk.heading == best or chunk.heading.startswith(best + HEADING_PATH) or (out and prefix and own.startswith(prefix)):
+            if chunk.heading == best or chunk.heading.startswith(best + HEADING_PATH) or (
+                out and prefix and own_heading(chunk.heading).startswith(prefix)
+            ):
                 out.append(chunk.id)
             elif out:
                 break  # the next section begins
@@ -729,7 +731,7 @@ class Reader:
     @staticmethod
     def _names_section(info: QuestionInfo, passage: Passage) -> bool:
         """Does the question name the passage's own section: every word of its heading among the question's?"""
-        words = [t for t in content_terms(passage.heading.rsplit(HEADING_PATH, 1)[-1]) if not t[:1].isdigit()]
+        words = [t for t in content_terms(own_heading(passage.heading)) if not t[:1].isdigit()]
         return bool(words) and all(fuzzy_in(t, set(info.terms)) for t in words)
 
     def _text_of(self, source: str) -> str:

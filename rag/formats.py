@@ -86,7 +86,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------- plain text
 
 # A line that opens a list item or a numbered clause: "- x", "• x", "3. x", "2.1 x", "(a) x", "(iv) x", "b) x".
-ITEM_START = re.compile(r"[ \t]*(?:[-*•·◦▪]|\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])[ \t]+\S")
+ITEM_NUMBERING = r"\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)]"  # "3.", "2.1)", "(a)", "iv."
+ITEM_START = re.compile(rf"[ \t]*(?:[-*•·◦▪]|{ITEM_NUMBERING})[ \t]+\S")
 _UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,}|~{3,}|\*{3,}|_{3,})[ \t]*")
 _NUMBERED_HEADING = re.compile(
     r"(?:(?:section|article|chapter|part|appendix|exhibit|schedule)\s+[\w.]+|\d{1,3}(?:\.\d{1,3})*\.?|[A-Z]\.)\s+"

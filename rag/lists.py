@@ -12,11 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .formats import ITEM_START
+from .formats import ITEM_NUMBERING, ITEM_START
 from .schema import Span
 
 # A list item's mark and the space after it: "- ", "* ", "• ", "2. ", "(b) ", "iv) ".
-MARK = re.compile(r"[ \t]*(?:[-*+•·◦▪‣]|\(?(?:\d{1,3}(?:\.\d{1,3})*|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])[ \t]+")
+# (Markdown's "+" and HTML's "‣" bullets besides those plain text's items open with.)
+MARK = re.compile(rf"[ \t]*(?:[-*+•·◦▪‣]|{ITEM_NUMBERING})[ \t]+")
 _NUMBERED = re.compile(r"[ \t]*\(?\d")
 _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 _GAP = re.compile(rf"(?:\s+|{MARK.pattern})*")
