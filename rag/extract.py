@@ -761,16 +761,20 @@ class Reader:
 
     @functools.cached_property
     def _folded_text(self) -> str:
-        """Every document's text, lower case, without Markdown's escapes: where a question's identifier is looked up."""
-        return "\n".join(d.text.lower().replace("\\_", "_") for d in self.index.corpus.documents)
+        """Every document's text, title and file name, lower case, without Markdown's escapes: where a question's
+        identifier is looked up."""
+        docs = self.index.corpus.documents
+        return "\n".join([d.text.lower().replace("\\_", "_") for d in docs] + [f"{d.title} {d.source}".lower() for d in docs])
 
     def missing_identifiers(self, question: str) -> list[str]:
-        """The question's snake_case identifiers ("FROB_OPTIONS") that no document contains, lower case.
+        """The question's snake_case identifiers ("FROB_OPTIONS") and versioned names ("HTTP/2", "ARM64") that no
+        document contains, lower case.
 
-        Word by word every part may be there ("frob", "options") while the thing named is not: such a name is
-        missing like any other. (Hyphenated words are left out: prose writes "long-range" and "long range".)
+        Word by word every part may be there ("frob", "options"; "http" and "2") while the thing named is not: such a
+        name is missing like any other. (Hyphenated words are left out: prose writes "long-range" and "long range".)
         """
-        return [i.lower() for i in dict.fromkeys(_SNAKE.findall(question)) if i.lower() not in self._folded_text]
+        snake = [i.lower() for i in dict.fromkeys(_SNAKE.findall(question)) if i.lower() not in self._folded_text]
+        return snake + [v.lower() for v in dict.fromkeys(versioned_names(question)) if not versioned_in(v, self._folded_text)]
 
     @functools.cached_property
     def _named_by(self) -> dict[str, set[str]]:
@@ -1009,6 +1013,27 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
 _SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
+# A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
+_VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")
+
+
+def versioned_names(question: str) -> list[str]:
+    return [m.group(0) for m in _VERSIONED.finditer(question)]
+
+
+def versioned_in(name: str, text: str) -> bool:
+    """Is a versioned name in lower-case ``text``, however it is written there? "IPv6" as "ipv6", "IP v6" or "IP
+    version 6"; "python3" as "Python 3"; "gpl3" as "GPL-3"; "HTTP/2" as "http2" or "HTTP/2.0" (but "20" is no "2")."""
+    m = _VERSIONED.fullmatch(name)
+    if m is None:
+        return name.lower() in text
+    letters, number = m.group(1).lower(), m.group(2)
+    stem_ = letters[:-1] if letters.endswith("v") and len(letters) > 2 else letters  # "ipv6": "ip" + "v6"
+    sep = r"[\s/._-]?"
+    pattern = rf"(?<![a-z0-9]){re.escape(stem_)}{sep}(?:(?:v|version){sep})?{re.escape(number)}(?![0-9])"
+    return re.search(pattern, text) is not None
+
+
 SPECIFIC_MAX_ZIPF = 3.0  # rarer than this in English, a word names a specific thing ("cache" does not)
 # A word that names some documents names what they are about when it is rarer than this in English: a tool, a project,
 # a product, a vendor; "license", "manual", "patch" are everyday words that titles share.
@@ -1076,7 +1101,7 @@ def lm_abstention(kind: str, judge: float | None, direct: str | None, weights: R
 def _quote_terms(stem_terms: list[str], question: str) -> str:
     """Show the user the words of their question that the article lacks, as they typed them."""
     words = []
-    for tok in re.findall(r"[\w’'.-]+", question):
+    for tok in re.findall(r"[\w’'./-]+", question):
         if (tok.lower() in stem_terms or any(s in stem_terms for s in stems(tok))) and tok.lower() not in (w.lower() for w in words):
             words.append(tok.strip(".’'"))
     return ", ".join(f"“{w}”" for w in words) or "what you asked about"

@@ -9,7 +9,7 @@ from rag.chunk import count_tokens
 from rag.cite import verify
 from rag.embed import FakeEmbedder
 from rag.errors import InvalidQuestionError
-from rag.extract import analyze, specific_terms
+from rag.extract import analyze, specific_terms, versioned_in, versioned_names
 from rag.generate import FakeGenerator
 from rag.judge import direct_answer
 from rag.schema import Answer, Passage, Span, TextDelta
@@ -726,6 +726,30 @@ def test_an_identifier_no_document_contains_is_a_missing_name(make_config, tmp_p
     assert judged.ask("what does the FROB_OPTIONS variable do").abstained
     ans = pipe.ask("what does the frob_config variable do")
     assert not ans.abstained and "FROB_CONFIG" in ans.citations[0].text
+
+
+def test_a_versioned_name_no_document_contains_is_a_missing_name(make_config, tmp_path):
+    """"HTTP/2": "http" and "2" are both in the README, HTTP/2 is not; "IPv6" is there as "IP version 6"."""
+    files = {"netlib-README.md": "# netlib\n\nnetlib is an HTTP client library for Python 3. It supports 2 kinds of "
+                                 "proxies and speaks IP version 6 as well as IPv4.\n"}
+    pipe = _over(make_config, tmp_path / "a", files)
+    ans = pipe.ask("Does netlib support HTTP/2?")
+    assert ans.abstained and "“HTTP/2”" in ans.answer and ans.signals["missing_names"] == ["http/2"]
+    for question in ("Does netlib support IPv6?", "does netlib run on python3?"):
+        ans = pipe.ask(question)
+        assert not ans.abstained and ans.signals["missing_names"] == [], question
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found"),
+    [("HTTP/2", "speaks http/2.0 too", True), ("HTTP/2", "speaks http 2", True), ("HTTP/2", "speaks http/1.1", False),
+     ("http2", "the http/2 protocol", True), ("HTTP/2", "http and 20 more", False), ("IPv6", "ip version 6", True),
+     ("ipv6", "the ipv6 stack", True), ("gplv3", "gpl-3.txt", True), ("gpl3", "licensed gplv3", True),
+     ("ARM64", "arm v8 and x86-64", False), ("python3", "needs python 3.12", True), ("Python3.12", "python 3.1", False)],
+)
+def test_a_versioned_name_is_found_however_the_text_writes_it(name, text, found):
+    assert versioned_names(f"is {name} there?") == [name]
+    assert versioned_in(name, text) is found
 
 
 def test_what_a_named_thing_is_is_answered_with_what_its_pages_say_it_is(make_config, tmp_path):
