@@ -10,6 +10,7 @@ point of a grid, without re-running any model:
 
     python evals/fit_reader.py evals/out/fit
     python evals/fit_reader.py evals/out/fit --rerun evals/out/again   # with some questions rerun since (--ids)
+    python evals/fit_reader.py evals/out/fit --also evals/out/fit-typed  # fitted on both ways of asking
 
 For each corpus it fits on the *other* corpora and scores the left-out one (that number is the one to
 publish), then fits on all of them and prints the ``[reader]`` values to put in the config.
@@ -200,9 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the LOCO table (markdown) here")
     parser.add_argument("--rerun", type=Path, action="append", default=[],
                         help="a later run of some questions (multicorpus.py --ids): its rows replace theirs (repeatable)")
+    parser.add_argument("--also", type=Path, default=None,
+                        help="a second run of the same questions (typed: multicorpus.py --typed): fitted on together with "
+                             "RUN_DIR's, and every table also scores its sets")
     args = parser.parse_args(argv)
     runs = load(args.run_dir, tuple(args.rerun))
     dev = {k: v for k, v in runs.items() if k not in SEED_SETS}
+    also = load(args.also) if args.also else {}
+    train = {k: v + also.get(k, []) for k, v in dev.items()}  # (each question twice, as asked both ways)
+    scored = [(name, name, rows) for name, rows in runs.items()] + [(name, f"{name} ({args.also.name})", rows)
+                                                                   for name, rows in also.items()]
     has_judge = any((r.get("signals") or {}).get("judge") is not None for rows in runs.values() for r in rows)
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing", "yesno_missing_share"]
@@ -217,16 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     head = "| {} | answer acc. | cited evidence | abstention | false abst. | token F1 |"
     lines = [head.format("left-out corpus") + " fitted on the others |", "|---|---|---|---|---|---|---|"]
     for name in dev:
-        w = fit({k: v for k, v in dev.items() if k != name}, keys)
-        lines.append(row(name, score(dev[name], w), ", ".join(f"{k}={getattr(w, k)}" for k in keys)))
-    final = fit(dev, keys)
+        w = fit({k: v for k, v in train.items() if k != name}, keys)
+        fitted = ", ".join(f"{k}={getattr(w, k)}" for k in keys)
+        lines += [row(label, score(rows, w), fitted) for set_name, label, rows in scored if set_name == name]
+    final = fit(train, keys)
     lines += ["", "Fitted on all dev corpora: " + ", ".join(f"{k} = {getattr(final, k)}" for k in keys), "",
               head.format("set (fitted on all dev corpora)"), "|---|---|---|---|---|---|"]
-    lines += [row(name, score(rows, final)) for name, rows in runs.items()]
+    lines += [row(label, score(rows, final)) for _, label, rows in scored]
     shipped = ReaderConfig()
     lines += ["", "With the shipped defaults: " + ", ".join(f"{k} = {getattr(shipped, k)}" for k in keys), "",
               head.format("set (shipped defaults)"), "|---|---|---|---|---|---|"]
-    lines += [row(name, score(rows, shipped)) for name, rows in runs.items()]
+    lines += [row(label, score(rows, shipped)) for _, label, rows in scored]
     text = "\n".join(lines)
     print(text)
     if args.out:

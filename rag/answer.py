@@ -254,7 +254,9 @@ class Pipeline:
                 answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
                 answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why") and not decision.items:  # (a list is its own answer)
-                direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context)
+                lines = self.reader.heading_lines(decision.evidence[0].passage)  # (those the context names)
+                direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context,
+                                                                        headings=lines)
                 if reply:  # what the LM said, copied or not: reports show what verification declined
                     answer.signals["direct_reply"] = reply[:200]
                 if direct is not None and not gives_figure(info, direct.text):
@@ -262,7 +264,12 @@ class Pipeline:
                 # The sentence the phrase is copied from; a figure from a line about something else, or a phrase from
                 # a document other than those the question names, is no answer.
                 found = by_span.get((direct.span.source, direct.span.start)) if direct is not None else None
-                if direct is not None and found is None:  # a column's name, copied from a table's header row
+                if direct is not None and direct.span in lines:  # copied from a heading line: cited as it stands
+                    found = dataclasses.replace(decision.evidence[0], sentence=direct.span)
+                    answer.signals["direct_from"] = "heading"
+                    if not self.reader.heading_binds(info, found, direct.text):
+                        direct, found, answer.signals["direct"] = None, None, "unbound"
+                elif direct is not None and found is None:  # a column's name, copied from a table's header row
                     direct, answer.signals["direct"] = None, "restates"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"

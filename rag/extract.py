@@ -479,6 +479,9 @@ class Reader:
                 prev = self.index.sentences[sids[k - 1]].text if k else ""
                 typed_text = f"{prev} {span.text}" if _ANAPHOR.match(span.text) else span.text
                 type_ok = _type_ok(info, typed_text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
+                # A release's date may stand only in its section's heading ("[2.4.0] - 2026-09-02"), which the LM
+                # reads beside the sentence and may copy from (``heading_lines``).
+                type_ok = type_ok or info.kind in ("when", "when_exact") and bool(DATE.search(passage.heading))
                 typed = info.kind in TYPED_KINDS
                 features = {
                     "dense": dense,
@@ -819,6 +822,35 @@ class Reader:
             stem(w) in self._all_name_terms and zipf_frequency(w, "en") < NAME_MAX_ZIPF for w in words
         )
 
+    def heading_lines(self, passage: Passage) -> list[Span]:
+        """The lines of a passage's heading path as they stand in its document, its own heading first.
+
+        The LM reads the path beside the sentences, and some answers are only there: a release's date in
+        "[2.4.0] - 2026-09-02", a version in "Changed in 20.0". (A heading the path holds with its spaces
+        normalized, and not as written, is left out; so is a section number: "4" of "4. Modules" counts nothing.)"""
+        if not passage.heading:
+            return []
+        text = self.index.corpus.get(passage.source).text
+        out, end = [], passage.start
+        for heading in reversed(passage.heading.split(HEADING_PATH)):
+            at = text.rfind(heading, 0, end)
+            if at < 0:
+                break
+            skip = m.end() if (m := _SECTION_NUMBER.match(heading)) else 0  # ("4." of "4. Modules" counts nothing)
+            skip += len(heading[skip:]) - len(heading[skip:].lstrip())
+            out.append(Span(passage.source, at + skip, at + len(heading), heading[skip:]))
+            end = at
+        return out
+
+    def heading_binds(self, info: QuestionInfo, line: Evidence, answer: str) -> bool:
+        """May a short answer copied from a heading line answer the question? Every number and version the question
+        gives ("when was 2.4.0 released?") must be in that line's heading path (the date of the release above is no
+        answer), and the line must speak of what is asked as a sentence would (``speaks_of_asked``)."""
+        path = line.passage.heading[: line.passage.heading.find(line.sentence.text) + len(line.sentence.text)]
+        figures = [f for f in _FIGURE.findall(info.main or info.text) if f not in answer]
+        return (all(re.search(rf"(?<![\d.]){re.escape(f)}(?![\d]|\.\d)", path) for f in figures)
+                and self.speaks_of_asked(info, line, answer))
+
     def _said_near(self, evidence: Evidence) -> set[str]:
         """The stems of the sentence, the one before it, its section heading and its document's title (identifiers
         split at "_" and "-"): what a sentence can be said to speak of."""
@@ -1012,6 +1044,7 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")  # "2.4.0", "1,024": a number or version as written
 _SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 # A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
 _VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")
@@ -1023,7 +1056,7 @@ def versioned_names(question: str) -> list[str]:
 
 def versioned_in(name: str, text: str) -> bool:
     """Is a versioned name in lower-case ``text``, however it is written there? "IPv6" as "ipv6", "IP v6" or "IP
-    version 6"; "python3" as "Python 3"; "gpl3" as "GPL-3"; "HTTP/2" as "http2" or "HTTP/2.0" (but "20" is no "2")."""
+    version 6"; "python3" as "Python 3"; "abc3" as "ABC-3"; "HTTP/2" as "http2" or "HTTP/2.0" (but "20" is no "2")."""
     m = _VERSIONED.fullmatch(name)
     if m is None:
         return name.lower() in text

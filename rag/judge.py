@@ -8,6 +8,7 @@ direct answer is accepted only when it is an exact phrase of a cited sentence.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -76,9 +77,11 @@ class DirectReply(NamedTuple):
 
 
 def direct_answer(
-    generator: Generator, question: str, evidence: list[Span], context: str = "", max_new_tokens: int = 24
+    generator: Generator, question: str, evidence: list[Span], context: str = "", max_new_tokens: int = 24,
+    headings: Sequence[Span] = (),
 ) -> DirectReply:
-    """A short answer phrase copied from one of the evidence sentences: no copy, no answer."""
+    """A short answer phrase copied from one of the evidence sentences, or from one of the ``headings`` lines the
+    ``context`` names (a release's date stands in its heading): no copy, no answer."""
     messages = _messages(question, evidence, context, DIRECT)
     try:
         raw = "".join(generator.stream(messages, max_new_tokens, stop=["\n"])).strip()
@@ -101,6 +104,10 @@ def direct_answer(
                 return DirectReply(None, "restates", raw)  # the whole sentence, or nothing the question does not say
             phrase = sentence.text[start : completed(sentence.text, start, end, question)]
             return DirectReply(DirectAnswer(phrase, sentence, sentence.start + start), "copied", raw)
+    for line in headings:  # (only a part of a heading: the whole line names a section, it answers nothing)
+        found = locate(reply, line.text)
+        if found is not None and found[1] - found[0] < len(line.text) and says_something(line.text[slice(*found)], question):
+            return DirectReply(DirectAnswer(line.text[slice(*found)], line, line.start + found[0]), "copied", raw)
     if occurs_in(reply, question):  # "forever" for "temporary or forever?": the question's own words, not made up
         return DirectReply(None, "restates", raw)
     log.info("Direct answer %r is not a phrase of the evidence; dropped", reply)

@@ -212,6 +212,45 @@ def test_a_direct_answer_found_in_a_runner_up_sentence_cites_that_sentence(make_
     _exact(pipe, ans)
 
 
+CHANGES = ("# Changes\n\nAll changes to the ledger tool.\n\n## [2.4.0] - 2026-09-02\n\n### Added\n\n"
+           "- Webhooks for invoice events.\n- A dry-run flag for the import command.\n\n"
+           "## [2.3.1] - 2026-07-18\n\n### Fixed\n\n- Invoices with a zero total no longer fail validation.\n")
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "cited"),
+    [("When was 2.4.0 released?", "2026-09-02", "[2.4.0] - 2026-09-02"),
+     ("When was 2.3.1 released?", "2026-07-18", "[2.3.1] - 2026-07-18"),
+     ("When was 2.3.1 released?", "2026-09-02", None),  # the date of another release's heading
+     ("When was 2.5.0 released?", "2026-09-02", None),
+     ("Which release added webhooks?", "[2.4.0] - 2026-09-02", None)],  # a whole heading names, it answers nothing
+)
+def test_a_direct_answer_may_be_copied_from_the_heading_line_the_lm_read(make_config, tmp_path, question, reply, cited):
+    """A release's date is only in its heading: copied from the heading line of the passage the LM read, the short
+    answer cites that line, exactly; a date or version from another heading, or the whole line, is no answer."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "CHANGES.md").write_text(CHANGES, encoding="utf-8")
+    pipe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply),
+                         progress=False)
+    ans = pipe.ask(question)
+    if cited is None:
+        assert ans.generator != "lm" and not ans.answer.startswith(reply)
+    else:
+        assert ans.answer == f"{reply} [1]" and [c.text for c in ans.citations] == [cited]
+        assert ans.signals["direct"] == "copied" and ans.signals["direct_from"] == "heading"
+        _exact(pipe, ans)
+
+
+def test_heading_lines_stand_in_the_document_as_written_without_their_section_numbers(make_config, tmp_path):
+    text = "# Guide\n\n## 4. Packaged Modules\n\n### 4.1. Naming\n\nModules are named for their import name.\n"
+    pipe = _over(make_config, tmp_path / "docs", {"guide.md": text})
+    passage = next(p for p in pipe.retriever.search("how are modules named").passages if "import name" in p.text)
+    lines = pipe.reader.heading_lines(passage)
+    assert [line.text for line in lines] == ["Naming", "Packaged Modules"]
+    assert all(text[line.start : line.end] == line.text for line in lines)
+
+
 @pytest.mark.parametrize(("budget", "least"), [(0, 5), (60, 5), (60, 2), (10_000, 3)])
 def test_the_lm_reads_runners_up_within_the_token_budget(make_config, budget, least):
     """Past the first ``context_min_sentences``, runner-ups are read only while the passage stays within the budget."""
