@@ -158,7 +158,9 @@ _SEVERAL = re.compile(
     rf"|\b(?:what|which)\s+(?:(?-i:[A-Z0-9]{{2,}}[\w-]*)\s+)?(?P<plural2>[a-z]{{3,}}s)'?(?=\s*(?:$|[^\w\s']|(?:{_AUX}|did|do|of)\b))"
     # ... and nouns that name the parts of a list whatever follows ("which steps come before ...")
     r"|\b(?:what|which)\s+(?:[\w-]+\s+)?(?:steps|stages|phases|kinds|types|ways|options|requirements|prerequisites|"
-    r"rules|conditions|reasons|features|methods|fields|parameters|limits)\b",
+    r"rules|conditions|reasons|features|methods|fields|parameters|limits)\b"
+    # ... and what a release or a revision brought: "what's new in 2.4", "what changed in the last release"
+    r"|\bwhat(?:'s|’s|\s+is|\s+was|\s+were|\s+has|\s+have)?(?:\s+been)?\s+(?:new|changed|added|fixed|removed|deprecated)\b",
     re.IGNORECASE,
 )
 # Words in "s" that are no plurals ("what does", "which process", "what status").
