@@ -257,6 +257,9 @@ class Pipeline:
                 lines = self.reader.heading_lines(decision.evidence[0].passage)  # (those the context names)
                 direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context,
                                                                         headings=lines)
+                picked = None
+                if answer.signals["direct"] == "picked":  # (a whole sentence is no short answer: "restates" for the checks)
+                    picked, direct, answer.signals["direct"] = direct, None, "restates"
                 if reply:  # what the LM said, copied or not: reports show what verification declined
                     answer.signals["direct_reply"] = reply[:200]
                 if direct is not None and not gives_figure(info, direct.text):
@@ -279,6 +282,10 @@ class Pipeline:
                     answer.citations = [self._identify(c) for c in _cite([found])]
                     answer.answer = f"{_flat(direct.text)} [1]"
                     answer.generator = "lm"
+                elif picked is not None and (chosen := self._picked(info, decision, by_span, picked.span)) is not None:
+                    answer.citations = [self._identify(c) for c in _cite([chosen])]
+                    answer.answer = f"{_flat(chosen.sentence.text)} [1]"
+                    answer.generator, answer.signals["direct_picked"] = "lm", True
             elif "phrase" in tasks:
                 lm, answer.unsupported = self._phrase(question, decision, passages)
                 if lm is not None:
@@ -290,6 +297,17 @@ class Pipeline:
         except (GenerationError, NotImplementedError) as exc:
             log.warning("%s; keeping the extractive answer", exc)
 
+
+    def _picked(self, info: QuestionInfo, decision: Decision, by_span: dict[tuple[str, int], Evidence], span: Span) -> Evidence | None:
+        """A runner-up sentence the LM copied whole when asked for a short answer: it judged that one answers, over the
+        reader's first choice ("HTTPS support is only available if ..." over "These can be used over both HTTP and
+        HTTPS."). Held to the checks a short answer's sentence is held to; None when it is already cited."""
+        found = by_span.get((span.source, span.start))
+        if found is None or any(e.sentence == found.sentence for e in decision.evidence) or decision.items:
+            return None
+        if not self.reader.speaks_of_asked(info, found) or self.reader.unnamed_here(info.text, found):
+            return None
+        return found
 
     def _phrase(
         self, question: str, decision: Decision, passages: list[Passage]

@@ -69,7 +69,8 @@ class DirectAnswer:
 
 class DirectReply(NamedTuple):
     """What became of the LM's short answer: ``status`` is "copied", "none" (it found no answer), "not_copied",
-    "restates" or "error"; ``reply`` is its text as given, kept so reports can show what was declined."""
+    "restates", "picked" (it copied one of the sentences whole: ``answer`` is that sentence) or "error"; ``reply``
+    is its text as given, kept so reports can show what was declined."""
 
     answer: DirectAnswer | None
     status: str
@@ -100,6 +101,8 @@ def direct_answer(
             start, end = found
             phrase = sentence.text[start:end]  # as the document writes it (its case, its quotes)
             whole = end - start >= 0.9 * len(sentence.text) and len(sentence.text.split()) > SHORT_SENTENCE_WORDS
+            if whole and says_something(sentence.text, question):  # no short answer, but it says which sentence
+                return DirectReply(DirectAnswer(sentence.text, sentence, sentence.start), "picked", raw)
             if whole or not says_something(phrase, question):
                 return DirectReply(None, "restates", raw)  # the whole sentence, or nothing the question does not say
             phrase = sentence.text[start : completed(sentence.text, start, end, question)]

@@ -251,6 +251,31 @@ def test_heading_lines_stand_in_the_document_as_written_without_their_section_nu
     assert all(text[line.start : line.end] == line.text for line in lines)
 
 
+def test_a_sentence_the_lm_copies_whole_is_the_answer_when_the_reader_ranked_it_lower(make_config, tmp_path):
+    """Asked for a short answer, the LM copied a runner-up sentence whole: that sentence answers, cited alone; the
+    reader's first choice stays when the LM copies it, or a sentence that does not speak of what is asked."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "netlib.md").write_text(
+        "# netlib\n\nnetlib fetches HTTPS pages as easily as plain ones.\n\nThe HTTPS support needs the socket module "
+        "built with TLS support.\n\nThe cache of fetched pages lives in a folder of its own.\n", encoding="utf-8")
+    question = "What does netlib say about HTTPS pages?"
+    probe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=None, progress=False)
+    retrieval = probe.retriever.search(question)
+    decision = probe.reader.decide(analyze(question), retrieval.passages, retrieval.query_vector)
+    first, runner = decision.evidence[0].sentence.text, decision.runners_up[0].sentence.text
+    for reply, answer, picked in ((runner, runner, True), (first, None, None)):
+        pipe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply.rstrip(".")),
+                             progress=False)
+        ans = pipe.ask(question)
+        assert ans.signals["direct"] == "restates" and ans.signals.get("direct_picked") is picked
+        if answer is None:
+            assert ans.generator == "extractive"
+        else:
+            assert ans.answer == f"{answer} [1]" and [c.text for c in ans.citations] == [answer]
+            _exact(pipe, ans)
+
+
 @pytest.mark.parametrize(("budget", "least"), [(0, 5), (60, 5), (60, 2), (10_000, 3)])
 def test_the_lm_reads_runners_up_within_the_token_budget(make_config, budget, least):
     """Past the first ``context_min_sentences``, runner-ups are read only while the passage stays within the budget."""
@@ -531,7 +556,8 @@ def test_a_phrase_that_is_not_in_the_sentence_even_without_markup_is_not_copied(
      ("The Go API is undocumented.", "What is undocumented?", "The Go API is undocumented.",
       "The Go API is undocumented", "copied"),  # a short sentence copied whole is the answer
      ("The cache files must always be written to disk atomically.", "How must the cache be written?",
-      "The cache files must always be written to disk atomically", None, "restates"),  # a long one copied whole only repeats the sentence
+      "The cache files must always be written to disk atomically", "The cache files must always be written to disk atomically.",
+      "picked"),  # a long one copied whole is no short answer: it picks its sentence
      # one of the question's own alternatives, not a phrase of the evidence: chosen, not made up
      ("The grant is perpetual and irrevocable.", "Is the grant temporary or forever?", "forever", None, "restates"),
      ("The grant is perpetual and irrevocable.", "Is the grant temporary or forever?", "for ten years", None,
