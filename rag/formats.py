@@ -392,7 +392,8 @@ def _is_chrome(node: Any) -> bool:
     attrs = node.attributes
     if (attrs.get("role") or "") in _CHROME_ROLES or (attrs.get("aria-hidden") or "") == "true":
         return True
-    return bool(_CHROME_CLASS.search(attrs.get("class") or ""))
+    # (A link of class "header" is a heading's own text in mdBook's pages: <h2><a class="header" ...>Data Types</a>.)
+    return any(m.group() != "header" or node.tag != "a" for m in _CHROME_CLASS.finditer(attrs.get("class") or ""))
 
 
 def _ordinal(ol: Any, n: int) -> int:

@@ -155,6 +155,27 @@ def test_wiki_html_drops_footnote_marks_edit_links_and_category_boxes():
     _exact(parsed)
 
 
+MDBOOK = """<html><head><title>Data Types - The Book</title></head><body>
+<nav id="sidebar" class="sidebar"><ol class="chapter"><li><a href="intro.html">Introduction</a></li></ol></nav>
+<div id="content" class="content"><main>
+<h2 id="data-types"><a class="header" href="#data-types">Data Types</a></h2>
+<p>Every value has a type.</p>
+<h3 id="scalar"><a class="header" href="#scalar">Scalar Types</a><a class="headerlink" href="#scalar">¶</a></h3>
+<p>A scalar type is a single value.</p>
+</main></div></body></html>"""
+
+
+def test_a_heading_whose_text_is_its_own_anchor_link_is_kept():
+    """mdBook writes every heading as <h2><a class="header" href="#...">text</a></h2>: the link is the heading, not
+    page furniture; a permalink mark ("¶", class headerlink) still is."""
+    parsed = parse_html("ch03.html", MDBOOK)
+    text = parsed.document.text
+    headings = [text[b.start : b.end] for b in parsed.blocks if b.kind == "heading"]
+    assert headings == ["Data Types", "Scalar Types"] and "¶" not in text and "Introduction" not in text
+    chunks, _ = _exact(parsed)
+    assert [c.heading for c in chunks if "single value" in c.text] == ["Data Types › Scalar Types"]
+
+
 def _pdf_bytes(pages: list[str]) -> bytes:
     """A minimal valid PDF with one text line per page (no extra dependency)."""
     objs = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
