@@ -301,9 +301,14 @@ class Pipeline:
     def _picked(self, info: QuestionInfo, decision: Decision, by_span: dict[tuple[str, int], Evidence], span: Span) -> Evidence | None:
         """A runner-up sentence the LM copied whole when asked for a short answer: it judged that one answers, over the
         reader's first choice ("HTTPS support is only available if ..." over "These can be used over both HTTP and
-        HTTPS."). Held to the checks a short answer's sentence is held to; None when it is already cited."""
+        HTTPS."), among those that carry the question's words as fully as that choice: on the dev sets the LM also
+        copied whole a sentence that only names the question's subject ("What did X announce about Y?" answered by
+        "X recently articulated ..."). Held to the checks a short answer's sentence is held to; None when it is already
+        cited."""
         found = by_span.get((span.source, span.start))
         if found is None or any(e.sentence == found.sentence for e in decision.evidence) or decision.items:
+            return None
+        if found.lexical < decision.evidence[0].lexical:
             return None
         if not self.reader.speaks_of_asked(info, found) or self.reader.unnamed_here(info.text, found):
             return None

@@ -252,19 +252,25 @@ def test_heading_lines_stand_in_the_document_as_written_without_their_section_nu
 
 
 def test_a_sentence_the_lm_copies_whole_is_the_answer_when_the_reader_ranked_it_lower(make_config, tmp_path):
-    """Asked for a short answer, the LM copied a runner-up sentence whole: that sentence answers, cited alone; the
-    reader's first choice stays when the LM copies it, or a sentence that does not speak of what is asked."""
+    """Asked for a short answer, the LM copied a runner-up sentence whole: that sentence answers, cited alone, when it
+    carries the question's words as fully as the reader's first choice; the first choice stays when the LM copies it,
+    or a sentence with fewer of the question's words."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "netlib.md").write_text(
-        "# netlib\n\nnetlib fetches HTTPS pages as easily as plain ones.\n\nThe HTTPS support needs the socket module "
-        "built with TLS support.\n\nThe cache of fetched pages lives in a folder of its own.\n", encoding="utf-8")
-    question = "What does netlib say about HTTPS pages?"
+        "# netlib\n\nnetlib fetches HTTPS pages as easily as plain ones.\n\n## Caching\n\nThe cache of fetched pages "
+        "lives in its own folder. HTTPS pages that netlib caches are kept for an hour.\n\n## TLS\n\nFetching HTTPS pages "
+        "with netlib needs the socket module built with TLS support.\n\nThe HTTPS proxy is set in a file of its own.\n",
+        encoding="utf-8")
+    question = "What does netlib do with HTTPS pages?"
     probe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=None, progress=False)
     retrieval = probe.retriever.search(question)
     decision = probe.reader.decide(analyze(question), retrieval.passages, retrieval.query_vector)
-    first, runner = decision.evidence[0].sentence.text, decision.runners_up[0].sentence.text
-    for reply, answer, picked in ((runner, runner, True), (first, None, None)):
+    first = decision.evidence[0]
+    full = [e.sentence.text for e in decision.runners_up if e.lexical >= first.lexical]
+    fewer = [e.sentence.text for e in decision.runners_up if e.lexical < first.lexical]
+    assert full and fewer
+    for reply, answer, picked in ((full[0], full[0], True), (first.sentence.text, None, None), (fewer[0], None, None)):
         pipe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply.rstrip(".")),
                              progress=False)
         ans = pipe.ask(question)
