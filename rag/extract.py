@@ -481,7 +481,7 @@ class Reader:
                 prev = self.index.sentences[sids[k - 1]].text if k else ""
                 typed_text = f"{prev} {span.text}" if _ANAPHOR.match(span.text) else span.text
                 type_ok = _type_ok(info, typed_text) and (info.kind != "how_many" or self._focus_ok(info.focus, span.text))
-                # A release's date may stand only in its section's heading ("[2.4.0] - 2026-09-02"), which the LM
+                # A release's date may stand only in its section's heading ("[1.2.0] - 2024-05-01"), which the LM
                 # reads beside the sentence and may copy from (``heading_lines``).
                 type_ok = type_ok or info.kind in ("when", "when_exact") and bool(DATE.search(passage.heading))
                 typed = info.kind in TYPED_KINDS
@@ -828,7 +828,7 @@ class Reader:
         """The lines of a passage's heading path as they stand in its document, its own heading first.
 
         The LM reads the path beside the sentences, and some answers are only there: a release's date in
-        "[2.4.0] - 2026-09-02", a version in "Changed in 20.0". (A heading the path holds with its spaces
+        "[1.2.0] - 2024-05-01", a version in "Changed in 3.1". (A heading the path holds with its spaces
         normalized, and not as written, is left out; so is a section number: "4" of "4. Modules" counts nothing.)"""
         if not passage.heading:
             return []

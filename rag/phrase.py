@@ -178,13 +178,28 @@ _CODE = re.compile(r"^(?:--?|/)\w|\w_\w|\w[./:]\w|^[A-Z][A-Z0-9_]+\b")
 LONE_WORD_MAX_ZIPF = 3.0
 
 
+# "Which command ...", "what flag ...": the answer is code, often the question's own words in the order a shell takes.
+_ASKS_FOR_CODE = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:command|flag|option|switch|function|method|keyword|"
+                            r"invocation)s?\b", re.IGNORECASE)
+_MIXED = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])\w+$")  # "i32", "python3": one word, not "i" and "32" ("32-bit" is two)
+
+
+def _terms_of(text: str) -> list[str]:
+    """Content terms, with a word of letters and digits kept whole ("i32" is no "32")."""
+    words = [w.strip(".,;:!?()[]\"'“”‘’`") for w in text.split()]
+    mixed = [w.lower() for w in words if _MIXED.match(w)]
+    return content_terms(" ".join(w for w in words if not _MIXED.match(w))) + mixed
+
+
 def says_something(phrase: str, question: str) -> bool:
     """A short answer must add to the question ("advanced weaponry" for "What advanced weaponry ...?" does not),
     and a lone common word ("legacy", "transparent") is too little: one word must be a figure, a name, code or rare."""
     if any(_CODE.search(w) and w.lower() not in question.lower() for w in phrase.split()):
         return True  # "--no-cache" for "Which flag skips the cache?": the identifier is the answer
-    terms = content_terms(phrase)
-    asked = set(content_terms(question))
+    if len(phrase.split()) > 1 and _ASKS_FOR_CODE.search(question) and not occurs_in(phrase, question):
+        return True  # "frob new" for "what command creates a new frob project?"
+    terms = _terms_of(phrase)
+    asked = set(_terms_of(question))
     if not terms or all(fuzzy_in(t, asked) for t in terms):  # "advanced weaponry" for "advanced weapons"
         return False
     words = phrase.split()

@@ -67,13 +67,22 @@ class Retriever:
         for rank, (cid, _) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         channels = 1
+        firsts = [cid for cid, _ in dense[:1]]
         if self._bm25 is not None:
             channels = 2
-            for rank, cid in enumerate(self._lexical(keywords or query, n)):
+            lexical = self._lexical(keywords or query, n)
+            for rank, cid in enumerate(lexical):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            firsts += lexical[:1]
         if source is not None:
             fused = {cid: score for cid, score in fused.items() if self.index.chunks[cid].source == source} or fused
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        # Each channel's first passage is kept: fusion favours passages both channels found, and the one passage whose
+        # words match best ("... use frob build --release to ...") fell out when meaning ranked it 37th.
+        kept = {cid for cid, _ in best}
+        missing = [cid for cid in dict.fromkeys(firsts) if cid in fused and cid not in kept]
+        if missing and len(best) >= k:
+            best = best[: k - len(missing)] + [(cid, fused[cid]) for cid in missing]
         top = channels / (RRF_K + 1)  # the fused score of a chunk ranked first by every channel
         passages = [
             Passage.from_chunk(self.index.chunks[cid], round(score / top, 4), rank)

@@ -564,6 +564,11 @@ def test_a_phrase_that_is_not_in_the_sentence_even_without_markup_is_not_copied(
      ("The cache files must always be written to disk atomically.", "How must the cache be written?",
       "The cache files must always be written to disk atomically", "The cache files must always be written to disk atomically.",
       "picked"),  # a long one copied whole is no short answer: it picks its sentence
+     # the question's own words in a command's order, and a figure the question only has glued to letters: answers
+     ("$ cargo new hello_cargo", "What command creates a new cargo project?", "cargo new", "cargo new", "copied"),
+     ("Signed integers of 32 bits are written i32.", "how many bits is an i32", "32", "32 bits", "copied"),
+     ("A pointer takes 4 bytes on a 32-bit system.", "How many bytes is a pointer on a 32-bit system?", "32", None,
+      "restates"),
      # one of the question's own alternatives, not a phrase of the evidence: chosen, not made up
      ("The grant is perpetual and irrevocable.", "Is the grant temporary or forever?", "forever", None, "restates"),
      ("The grant is perpetual and irrevocable.", "Is the grant temporary or forever?", "for ten years", None,
@@ -1031,3 +1036,23 @@ def test_a_name_typed_short_still_names_what_the_sentence_speaks_of(make_config,
     evidence = Evidence(row, Passage.from_chunk(pipe.index.chunks[0], 1.0, 1), 1.0, 1.0, 1.0, True)
     assert pipe.reader.speaks_of_asked(analyze("which postgres version do i need"), evidence, "14")
     assert not pipe.reader.speaks_of_asked(analyze("which mariadb version do i need"), evidence, "14")
+
+
+@pytest.mark.parametrize("channel", ["_dense", "_lexical"])
+def test_each_search_channels_first_passage_is_kept(fake_pipeline, monkeypatch, channel):
+    """Fusion favours passages both channels rank; a passage one channel ranks first and the other misses entirely
+    still makes the passages the reader reads (it took the last place, not the first)."""
+    retriever = fake_pipeline.retriever
+    n = len(fake_pipeline.index.chunks)
+    loner = n - 1
+    dense = [(cid, 1.0 - cid / n) for cid in range(n - 1)]
+    lexical = list(range(n - 1))
+    if channel == "_dense":
+        dense = [(loner, 1.0), *dense]
+    else:
+        lexical = [loner, *lexical]
+    monkeypatch.setattr(retriever, "_dense", lambda qvec, k: dense[:k])
+    monkeypatch.setattr(retriever, "_lexical", lambda query, k: lexical[:k])
+    passages = retriever.search("anything at all", top_k=4).passages
+    assert len(passages) == 4 and passages[-1].chunk_id == loner
+    assert [p.chunk_id for p in passages[:3]] == [0, 1, 2]
