@@ -912,6 +912,12 @@ class Reader:
         if info.kind in TYPED_KINDS and not best.type_ok and typed:
             best = typed[0]
             ranked = [best] + [e for e in ranked if e is not best]
+        elif info.kind != "yesno" and best.features.get("novelty", 1.0) < RESTATED and self._neighbour(best, 1) is None:
+            # "$ frob check" for "what does frob check do?": the question's own words, with nothing after them in its
+            # passage to say what of it; the best unit that says anything answers.
+            if says := [e for e in ranked if e.features.get("novelty", 1.0) >= RESTATED]:
+                best = says[0]
+                ranked = [best] + [e for e in ranked if e is not best]
         signals = Signals(
             kind=info.kind,
             # Named things, numbers and quoted phrases must appear literally (or as their adjective: Malta and

@@ -1056,3 +1056,15 @@ def test_each_search_channels_first_passage_is_kept(fake_pipeline, monkeypatch, 
     passages = retriever.search("anything at all", top_k=4).passages
     assert len(passages) == 4 and passages[-1].chunk_id == loner
     assert [p.chunk_id for p in passages[:3]] == [0, 1, 2]
+
+
+def test_a_unit_of_only_the_questions_words_gives_way_to_one_that_says_something(make_config, tmp_path):
+    """"$ frob check" restates "what does frob check do?" and nothing follows it in its passage (a code block): the
+    best unit that says anything answers, with the sentence that carries it on."""
+    doc = ("# frob\n\n## Checking\n\nThe tool also provides a command called frob check. This command quickly reads "
+           "your files and writes nothing.\n\n```\n$ frob check\n```\n\nThe tool can also publish a site.\n")
+    pipe = _over(make_config, tmp_path / "docs", {"frob.md": doc})
+    ans = pipe.ask("what does frob check do")
+    assert not ans.abstained and not ans.answer.startswith("$ frob check")
+    assert any("quickly reads" in c.text for c in ans.citations)
+    _exact(pipe, ans)
