@@ -371,7 +371,7 @@ def _asks(sentence: str) -> bool:
 # A sentence that restates a why-question's premise is usually followed by its reason.
 _FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If)\b")
 # What carries on the sentence before it, whatever the question: its "this" is that sentence's subject.
-_CARRIES_ON = re.compile(r"^(?:This|That|These|Such|As a result|Therefore|Thus|Hence)\b")
+_CARRIES_ON = re.compile(r"^(?:This|That|These|Such|As a result|Therefore|Thus|Hence|Instead|Otherwise|In (?:that|this|such a) case)\b")
 # A best sentence that is mostly the question's own words restates it; for "why" the reason comes next.
 RESTATES = 0.5
 RESTATED = 0.1  # below this novelty a sentence says nothing but the question's words (its "an", "the" weigh a little)

@@ -1068,3 +1068,12 @@ def test_a_unit_of_only_the_questions_words_gives_way_to_one_that_says_something
     assert not ans.abstained and not ans.answer.startswith("$ frob check")
     assert any("quickly reads" in c.text for c in ans.citations)
     _exact(pipe, ans)
+
+
+@pytest.mark.parametrize("opening", ["Instead", "Otherwise", "In that case"])
+def test_a_sentence_that_carries_on_the_best_one_comes_with_it(make_config, tmp_path, opening):
+    doc = ("# Limits\n\nIn release mode the tool does not check the size of an upload. "
+           f"{opening}, it cuts every upload to the first megabyte.\n\nUploads are logged.\n")
+    pipe = _over(make_config, tmp_path / "docs", {"limits.md": doc})
+    ans = pipe.ask("what happens to the size of an upload in release mode")
+    assert [c.text.split(",")[0] for c in ans.citations][:2] == ["In release mode the tool does not check the size of an upload.", opening]
