@@ -306,7 +306,7 @@ class Pipeline:
         "X recently articulated ..."). Held to the checks a short answer's sentence is held to; None when it is already
         cited."""
         found = by_span.get((span.source, span.start))
-        if found is None or any(e.sentence == found.sentence for e in decision.evidence) or decision.items:
+        if found is None or any(e.sentence == found.sentence for e in decision.evidence):
             return None
         if found.lexical < decision.evidence[0].lexical:
             return None

@@ -81,7 +81,7 @@ class Retriever:
         # words match best ("... use frob build --release to ...") fell out when meaning ranked it 37th.
         kept = {cid for cid, _ in best}
         missing = [cid for cid in dict.fromkeys(firsts) if cid in fused and cid not in kept]
-        if missing and len(best) >= k:
+        if missing:  # (then more than k were fused: the last places go to them)
             best = best[: k - len(missing)] + [(cid, fused[cid]) for cid in missing]
         top = channels / (RRF_K + 1)  # the fused score of a chunk ranked first by every channel
         passages = [

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -13,6 +16,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ARTICLE = (SEEDS / "us-japan-alliance.txt").read_text(encoding="utf-8")
+
+
+def load_script(name: str) -> ModuleType:
+    """An ``evals/<name>.py`` script, imported as module ``name`` (registered first: dataclasses look their module up
+    while the class is created)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "evals" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "evals" / "fit_reader.py"
+from .conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def fit_reader():
-    spec = importlib.util.spec_from_file_location("fit_reader", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fit_reader"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("fit_reader")
 
 
 def _row(qid: str, answerable: bool, right: bool, judge: float) -> dict:

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-GROWTH = ROOT / "evals" / "growth.py"
+from .conftest import load_script
+
 WORDS = "The daemon reads its configuration file at start-up and logs every request it serves. "
 
 
 @pytest.fixture(scope="module")
 def growth():
-    spec = importlib.util.spec_from_file_location("growth", GROWTH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["growth"] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
+    return load_script("growth")
 
 
 def text(n_bytes: int, tag: str = "") -> bytes:
