@@ -274,6 +274,8 @@ class Pipeline:
                         direct, found, answer.signals["direct"] = None, None, "unbound"
                 elif direct is not None and found is None:  # a column's name, copied from a table's header row
                     direct, answer.signals["direct"] = None, "restates"
+                elif direct is not None and not self.reader.figures_bound(info, found, direct.text):
+                    direct, found, answer.signals["direct"] = None, None, "unbound"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w, reply or "")) and w.abstain:

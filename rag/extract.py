@@ -298,6 +298,8 @@ def is_title(text: str) -> bool:
 
 
 RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sentences picks from them)
+_NUMBERED_PART = re.compile(r"\b(?:sections?|clauses?|articles?|paragraphs?|subsections?|items?|steps?|rules?|chapters?|"
+                            r"parts?|points?|numbers?|numbered)\b", re.I)  # what a clause number answers
 _SECTION_NUMBER = re.compile(r"^\s*(?:\d+\.)+(?=\d|\s)")  # "3.5." of "3.5. Interpreters": its subsections share it
 _PLACE = re.compile(
     r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w|\S+@\S+\.\w+|https?://",
@@ -850,8 +852,28 @@ class Reader:
         answer), and the line must speak of what is asked as a sentence would (``speaks_of_asked``)."""
         path = line.passage.heading[: line.passage.heading.find(line.sentence.text) + len(line.sentence.text)]
         figures = [f for f in _FIGURE.findall(info.main or info.text) if f not in answer]
-        return (all(re.search(rf"(?<![\d.]){re.escape(f)}(?![\d]|\.\d)", path) for f in figures)
+        return (all(_figure_in(f, path) for f in figures)
                 and self.speaks_of_asked(info, line, answer))
+
+    def figures_bound(self, info: QuestionInfo, evidence: Evidence, answer: str) -> bool:
+        """May a short answer copied from this sentence answer a question that gives a version or decimal ("what
+        changed in 2.3.1?", "when was version 1.0 published?")? That figure must be where the sentence can be said to
+        speak of it: the sentence, the one before it, its heading path or its document's title or file name; a figure
+        that is part of some document's name names that document, not a fact ("the Frob 2.0 and Baz 3 licences both ...").
+        Nor is a sentence's own clause number ("1.8." of '1.8. "License" means ...') an answer, unless the question
+        asks for a numbered part ("which section defines ...")."""
+        if ((m := _SECTION_NUMBER.match(evidence.sentence.text)) and answer.strip().rstrip(".") == m.group().strip().rstrip(".")
+                and not _NUMBERED_PART.search(info.text)):
+            return False
+        figures = [f for f in _DOTTED.findall(info.main or info.text) if f not in answer]
+        if not figures:
+            return True
+        prev = self._neighbour(evidence, -1)
+        document = self.index.corpus.get(evidence.sentence.source)
+        near = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading,
+                         document.title, document.source])
+        names = " ".join(f"{d.title} {d.source}" for d in self.index.corpus.documents)
+        return all(_figure_in(f, near) or _figure_in(f, names) for f in figures)
 
     def _said_near(self, evidence: Evidence) -> set[str]:
         """The stems of the sentence, the one before it, its section heading and its document's title (identifiers
@@ -1053,6 +1075,12 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)*")  # "2.4.0", "1,024": a number or version as written
+_DOTTED = re.compile(r"(?<![\d.])\d+(?:\.\d+)+(?![\d]|\.\d)")  # "2.3.1", "1.0", "0.21": a version or a decimal
+
+
+def _figure_in(figure: str, text: str) -> bool:
+    """Is the figure in the text as a whole figure ("2.4" is not in "2.4.1" nor in "12.4")?"""
+    return re.search(rf"(?<![\d.]){re.escape(figure)}(?![\d]|\.\d)", text) is not None
 _SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 # A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
 _VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")

@@ -242,6 +242,43 @@ def test_a_direct_answer_may_be_copied_from_the_heading_line_the_lm_read(make_co
         _exact(pipe, ans)
 
 
+RELEASES = ("# Releases\n\n## 2.4.0\n\nThe import command gained a dry-run flag that prints the planned changes.\n\n"
+            "## 2.3.1\n\nInvoices with a zero total no longer fail validation after the rounding fix.\n")
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "kept"),
+    [("Which flag did the import command gain in 2.4.0?", "a dry-run flag", True),
+     ("Which flag did the import command gain in 2.3.1?", "a dry-run flag", False),  # 2.4.0's, asked of another
+     ("Which flag did the import command gain?", "a dry-run flag", True)],  # no version asked: nothing to bind
+)
+def test_a_short_answer_copied_from_a_sentence_is_held_to_the_version_asked(make_config, tmp_path, question, reply, kept):
+    """A version or decimal the question gives must be where the sentence speaks of it (its heading path here)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "RELEASES.md").write_text(RELEASES, encoding="utf-8")
+    pipe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply),
+                         progress=False)
+    ans = pipe.ask(question)
+    assert (ans.answer == f"{reply} [1]") is kept
+    assert ans.signals["direct"] == ("copied" if kept else "unbound")
+
+
+def test_a_clause_number_is_no_short_answer(make_config, tmp_path):
+    """'1.8.' numbers the clause it starts; asked "what version replaced 2.0?", the LM's "1.8" is declined, not cited."""
+    text = ('Frob Licence\n\n1.7. "Larger Work"\n    means a work that combines Covered Software with other '
+            'material.\n\n1.8. "Licence"\n    means this document.\n')
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "FROB.txt").write_text(text, encoding="utf-8")
+    config = make_config(folder, **DIRECT, **{"reader.missing_share": 1.01})  # (the fake embedder knows no "section")
+    pipe = Pipeline.load(config, embedder=FakeEmbedder(), generator=FakeGenerator("1.8"), progress=False)
+    ans = pipe.ask("What does Licence mean in the Frob Licence?")
+    assert not ans.answer.startswith("1.8 [1]") and ans.signals["direct"] == "unbound"
+    ans = pipe.ask("Which section defines what Licence means?")  # a numbered part asked for: its number answers
+    assert ans.answer == "1.8 [1]" and ans.signals["direct"] == "copied"
+
+
 def test_heading_lines_stand_in_the_document_as_written_without_their_section_numbers(make_config, tmp_path):
     text = "# Guide\n\n## 4. Packaged Modules\n\n### 4.1. Naming\n\nModules are named for their import name.\n"
     pipe = _over(make_config, tmp_path / "docs", {"guide.md": text})
