@@ -131,7 +131,8 @@ def lm_abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
     sig = row.get("signals") or {}
     if "best_score" not in sig:  # no reader signals (a summary, nothing retrieved): as the rules left it
         return False
-    return bool(lm_abstention(sig["kind"], sig.get("judge"), sig.get("direct"), w, sig.get("direct_reply") or ""))
+    return bool(lm_abstention(sig["kind"], sig.get("judge"), sig.get("direct"), w, sig.get("direct_reply") or "",
+                              sig.get("best_dense", 0.0)))
 
 
 def abstains(row: dict[str, Any], w: ReaderConfig) -> bool:

@@ -278,7 +278,8 @@ class Pipeline:
                     direct, found, answer.signals["direct"] = None, None, "unbound"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
-                if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w, reply or "")) and w.abstain:
+                if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w, reply or "",
+                                         answer.signals.get("best_dense", 0.0))) and w.abstain:
                     return self._abstain(answer, why)
                 if direct is not None and found is not None:
                     answer.citations = [self._identify(c) for c in _cite([found])]

@@ -229,6 +229,15 @@ def test_the_lm_checks_decline_by_kind_judge_and_short_answer(kind, judge, direc
     assert bool(lm_abstention(kind, judge, direct, W)) is declines
 
 
+def test_a_passage_that_asks_the_question_itself_is_not_declined_for_want_of_a_short_answer():
+    """An FAQ's "Q: Who do I contact if my laptop is stolen?" above "A: Report the theft to the Security Operations
+    Center ...": the LM finds no person to copy, but the documents ask the very question; the judge still counts."""
+    assert lm_abstention("who", 0.84, "none", W, "NONE", best_dense=0.85)
+    assert not lm_abstention("who", 0.84, "none", W, "NONE", best_dense=0.95)
+    assert lm_abstention("who", 0.45, "none", W, "NONE", best_dense=0.95)  # (under judge_min all the same)
+    assert lm_abstention("number", 0.95, "not_copied", W, "37", best_dense=0.95)  # (a made-up figure all the same)
+
+
 @pytest.mark.parametrize(
     ("direct", "reply", "declines"),
     [
