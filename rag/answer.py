@@ -235,8 +235,10 @@ class Pipeline:
         by_span = {(e.sentence.source, e.sentence.start): e for e in shown}
         try:
             # (A yes/no question whose premise is false is answered by a sentence that contradicts it: asked
-            # "does the passage state the answer?", the judge says no. Its polarity is judged instead.)
-            if "judge" in tasks and kind != "yesno":
+            # "does the passage state the answer?", the judge says no. Its polarity is judged instead. Nor is a tier
+            # the reader matched by arithmetic judged: asked whether "$1,000 to $25,000: the department head." answers
+            # "who approves a $5,000 purchase?", the 1.5B model said no, P(Yes) 0.46.)
+            if "judge" in tasks and kind != "yesno" and not answer.signals.get("in_tier"):
                 if "judge" not in answer.signals:  # (already asked when a missing name was at stake)
                     answer.signals["judge"] = round(answers_question(self.generator, question, evidence, context), 4)
                 p = answer.signals["judge"]

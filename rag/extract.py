@@ -24,6 +24,8 @@ from .chunk import HEADING_PATH, own_heading
 from .lexicon import ANAPHOR as _ANAPHOR
 from .lexicon import build_lexicon, sentences_by_chunk
 from .lists import run_around
+from .ranges import amounts
+from .ranges import holds as holds_amount
 from .schema import Passage, Span
 from .store import Index
 from .text import (
@@ -335,6 +337,13 @@ class Decision:
 
 # An answer that opens with its verdict, after an FAQ's label: "A: Yes, ...", "Answer: No. ...", "No, it does not ...".
 _STATED_VERDICT = re.compile(r"^\W*(?:(?:A|Answer)\s*[:.)-]\s*)?(yes|no)\b[,.;:!]", re.I)
+
+
+def _other_tier(sentence: str, question: str) -> bool:
+    """Does the sentence state amounts of the kind the question gives ("Up to $1,000" for "$5,000"), holding none?"""
+    asked = amounts(question)
+    units = {a.unit for a in asked}
+    return any(a.unit in units for a in amounts(sentence)) and not any(holds_amount(sentence, a) for a in asked)
 
 
 def _cells(text: str) -> int:
@@ -826,6 +835,16 @@ class Reader:
             stem(w) in self._all_name_terms and zipf_frequency(w, "en") < NAME_MAX_ZIPF for w in words
         )
 
+    def _tier_holding(self, info: QuestionInfo, best: Evidence, ranked: list[Evidence]) -> Evidence | None:
+        """The sentence of the best one's passage (or of the three best) that states a tier holding an amount the
+        question gives ("$5,000" in "$1,000 to $25,000: the department head."); None when the best one does, when the
+        question gives no amount, or when none does."""
+        asked = amounts(info.text)
+        if not asked or any(holds_amount(best.sentence.text, a) for a in asked):
+            return None
+        near = [e for i, e in enumerate(ranked) if i < 3 or e.passage.chunk_id == best.passage.chunk_id]
+        return next((e for e in near if any(holds_amount(e.sentence.text, a) for a in asked)), None)
+
     def heading_lines(self, passage: Passage) -> list[Span]:
         """The lines of a passage's heading path as they stand in its document, its own heading first.
 
@@ -934,6 +953,11 @@ class Reader:
         if info.kind in TYPED_KINDS and not best.type_ok and typed:
             best = typed[0]
             ranked = [best] + [e for e in ranked if e is not best]
+        elif tier := self._tier_holding(info, best, ranked):
+            # "who approves a $5,000 purchase?": the tier "$1,000 to $25,000: the department head." holds the amount,
+            # not "Spending approvals depend on the amount:" above it nor the first tier after it.
+            best = tier
+            ranked = [best] + [e for e in ranked if e is not best]
         elif info.kind != "yesno" and best.features.get("novelty", 1.0) < RESTATED and self._neighbour(best, 1) is None:
             # "$ frob check" for "what does frob check do?": the question's own words, with nothing after them in its
             # passage to say what of it; the best unit that says anything answers.
@@ -953,6 +977,7 @@ class Reader:
             max_dense=max(e.dense for e in ranked),
             type_found=info.kind not in TYPED_KINDS or best.type_ok,
             elsewhere=self.unnamed_here(info.text, best),
+            in_tier=any(holds_amount(best.sentence.text, a) for a in amounts(info.text)),
         )
         reason = abstention_reason(signals, self.w, info.text, uncovered) if self.w.abstain else ""
         pending = ""
@@ -993,7 +1018,7 @@ class Reader:
                 break
             if other.score >= best.score - self.w.companion_margin and other.lexical > 0 and all(
                 other.sentence.text != c.sentence.text for c in chosen  # the same line twice says nothing new
-            ):
+            ) and not (signals.in_tier and _other_tier(other.sentence.text, info.text)):  # (another tier answers another amount)
                 chosen.append(other)
         decision = Decision(chosen, False, uncovered=uncovered, signals=signals.to_dict(), runners_up=self._others(ranked, chosen),
                             pending=pending)
@@ -1017,6 +1042,7 @@ class Signals:
     # Rare words of the question that name some documents, none of them the best sentence's, which never mentions them.
     elsewhere: list[str] = field(default_factory=list)
     listed: int = 0  # items of the list a question asking for several things is answered with
+    in_tier: bool = False  # the best sentence states a tier ("$1,000 to $25,000", "over 5 years") holding the asked amount
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -1030,8 +1056,9 @@ ASKED_FOR = {"how_many": "such number", "number": "such figure", "who": "name", 
 ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Signals, str, list[str]], str]]] = [
     (lambda s, w: bool(s.missing_names),
      lambda s, q, unc: "they never mention " + _quote_terms(s.missing_names, q)),
-    # Many question words absent AND nothing close in meaning: the documents are about something else.
-    (lambda s, w: s.missing_share >= w.missing_share and s.best_dense < w.max_dense_for_missing,
+    # Many question words absent AND nothing close in meaning: the documents are about something else. (Unless the best
+    # sentence is a tier that holds the amount asked about: a policy's "spending" tier answers a "purchase".)
+    (lambda s, w: s.missing_share >= w.missing_share and s.best_dense < w.max_dense_for_missing and not s.in_tier,
      lambda s, q, unc: "they never mention " + _quote_terms(unc, q)),
     # A yes/no question about things the documents never mention: they do not say, which is not a "No".
     (lambda s, w: s.kind == "yesno" and s.missing_share >= w.yesno_missing_share,

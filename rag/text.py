@@ -188,7 +188,8 @@ _PEOPLE_WORDS = re.compile(
     r"\b(?:users?|people|person|persons|anyone|anybody|everyone|everybody|nobody|someone|somebody|staff|team|"
     r"members?|groups?|root|you|we|they|he|she|citizens?|residents?|clients?|customers?|students?|agents?|"
     r"applicants?|tenants?|licensees?|licensors?|parties|party|individuals?|humans?|authors?|"
-    r"administrators?|admins?|scientists?|specialists?|experts?)\b",
+    r"administrators?|admins?|scientists?|specialists?|experts?|committees?|boards?|councils?|"
+    r"(?:department|team|division|unit)\s+heads?|heads?\s+of)\b",
     re.IGNORECASE,
 )
 _AGENT = re.compile(r"\b(?P<stem>[a-z]{3,}?)(?:er|or|ist)s?\b", re.IGNORECASE)
