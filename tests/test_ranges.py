@@ -50,7 +50,7 @@ def test_a_tier_holds_the_asked_amount_in_the_same_currency_or_unit(sentence, as
 
 
 LIMITS = ("# Approval limits\n\nSpending approvals depend on the amount:\n\n- Up to $1,000: your manager.\n"
-          "- $1,000 to $25,000: the department head.\n- Over $25,000: the chief financial officer.\n")
+          "- $1,000 to $25,000: the department head.\n- Over $25,000: the CFO.\n")
 
 
 def test_the_reader_answers_an_amount_from_the_tier_that_holds_it(make_config, tmp_path):
@@ -68,5 +68,5 @@ def test_the_reader_answers_an_amount_from_the_tier_that_holds_it(make_config, t
     assert not ans.abstained and "$1,000 to $25,000: the department head." in cited
     assert not any(t.startswith(("Up to", "Over")) for t in cited)
     assert ans.signals["in_tier"] is True
-    ans = pipe.ask("Who approves spending of $30,000?")
-    assert "Over $25,000: the chief financial officer." in [c.text for c in ans.citations]
+    ans = pipe.ask("Who approves spending of $30,000?")  # (an office by its initials names who)
+    assert not ans.abstained and "Over $25,000: the CFO." in [c.text for c in ans.citations]
