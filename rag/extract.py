@@ -259,7 +259,9 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
     if info.kind == "where":  # "in the vault", "under /etc", "at reception": a place need not be a name
         return bool(_PLACE.search(text))
     if info.kind == "who" and (m := _BY_BODY.search(text)) and m.group(1).lower() not in info.text.lower():
-        return True  # "created by HR", "approved by the CAB", "Over $25,000: the CFO.": a body known by its initials
+        return True  # "created by HR", "approved by the CAB": a body known by its initials
+    if info.kind == "who" and _TIER_BODY.search(text) and any(holds_amount(text, a) for a in amounts(info.text)):
+        return True  # "Over $25,000: the CFO." for a $30,000 purchase (for travel in general it names no one)
     if info.kind == "who":  # "the maintainer", "members of the group", "any user": people need not be named
         return not _WHO_NAMED.search(info.text) and mentions_people(text)  # ... unless a name is asked for
     return True
@@ -279,8 +281,8 @@ NAMED_DOC_MARGIN = 1.5
 _WORDY = re.compile(r"[^\W\d_]{2,}")
 _NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
 # The agent of a passive verb that is all initials ("by HR", "by the IT team"): who did it, though no capitalized word.
-# "approved by the CAB", "reviewed by HR", "Over $25,000: the CFO.": a body or an office known by its initials.
-_BY_BODY = re.compile(r"(?:\bby\s+(?:the\s+|your\s+)?|:\s+the\s+)([A-Z]{2,6})s?\b")
+_BY_BODY = re.compile(r"\bby\s+(?:the\s+|your\s+)?([A-Z]{2,6})s?\b")
+_TIER_BODY = re.compile(r":\s+the\s+([A-Z]{2,6})s?\b")  # "Over $25,000: the CFO."
 # "Who is the prime minister?", "what are the names of ...": a name is asked for, not just a word for people.
 _WHO_NAMED = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?:the|a|an|this|that)\b|\bnames?\s+of\b", re.IGNORECASE)
 _WHERE_NAMED = re.compile(r"\b(?:which|what)\s+(?:country|countries|city|cities|town|towns|state|states|capital)\b",
