@@ -24,7 +24,7 @@ from .chunk import HEADING_PATH, own_heading
 from .lexicon import ANAPHOR as _ANAPHOR
 from .lexicon import build_lexicon, sentences_by_chunk
 from .lists import run_around
-from .ranges import amounts
+from .ranges import amounts, states_tier
 from .ranges import holds as holds_amount
 from .schema import Passage, Span
 from .store import Index
@@ -883,10 +883,14 @@ class Reader:
         speak of it: the sentence, the one before it, its heading path or its document's title or file name; a figure
         that is part of some document's name names that document, not a fact ("the Frob 2.0 and Baz 3 licences both ...").
         Nor is a sentence's own clause number ("1.8." of '1.8. "License" means ...') an answer, unless the question
-        asks for a numbered part ("which section defines ...")."""
+        asks for a numbered part ("which section defines ..."), nor what a tier says ("the CFO" of "Over $25,000: the
+        CFO.") unless the question gives an amount the tier holds."""
         if ((m := _SECTION_NUMBER.match(evidence.sentence.text)) and answer.strip().rstrip(".") == m.group().strip().rstrip(".")
                 and not _NUMBERED_PART.search(info.text)):
             return False
+        if states_tier(evidence.sentence.text) and not re.search(r"\d", answer) and not any(
+                holds_amount(evidence.sentence.text, a) for a in amounts(info.text)):
+            return False  # "the CFO" of "Over $25,000: the CFO." answers for that tier only, not "who approves travel?"
         figures = [f for f in _DOTTED.findall(info.main or info.text) if f not in answer]
         if not figures:
             return True

@@ -86,3 +86,15 @@ def holds(sentence: str, asked: Amount) -> bool:
         if end and end.unit == asked.unit and asked.value >= end.value:
             return True
     return False
+
+
+def states_tier(sentence: str) -> bool:
+    """Is the sentence a tier's line: a range at its start (or in a table cell) that labels what follows ("Over
+    $25,000: the CFO.", "3 to 5 years: 25 days", "| $1,000 to $25,000 | department head |")? A range inside a
+    sentence ("Employees with at least 3 years of service can apply.") is a condition, not a tier of a list."""
+    for pattern in (_BETWEEN, _BELOW, _ABOVE):
+        for m in pattern.finditer(sentence):
+            lead, rest = sentence[: m.start()], sentence[m.end() :]
+            if re.fullmatch(r"[\s•*·|-]*|.*\|\s*", lead) and re.match(r"\s*(?:[a-z]+\s*)?[:|–—]", rest, re.I):
+                return True
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ranges import Amount, amounts, holds
+from rag.ranges import Amount, amounts, holds, states_tier
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,37 @@ def test_the_reader_answers_an_amount_from_the_tier_that_holds_it(make_config, t
     assert ans.signals["in_tier"] is True
     ans = pipe.ask("Who approves spending of $30,000?")  # (an office by its initials names who)
     assert not ans.abstained and "Over $25,000: the CFO." in [c.text for c in ans.citations]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "tier"),
+    [
+        ("Over $25,000: the CFO.", True),
+        ("• Up to $1,000: your manager.", True),
+        ("3 to 5 years: 25 days.", True),
+        ("| $1,000 to $25,000 | Department head |", True),
+        ("Employees with at least 3 years of service can apply.", False),  # a condition inside a sentence
+        ("Versions 3 to 5 are supported.", False),
+        ("The CFO approves all travel.", False),
+    ],
+)
+def test_a_tier_line_is_a_range_that_labels_what_follows(sentence, tier):
+    assert states_tier(sentence) is tier
+
+
+def test_what_a_tier_says_answers_only_an_amount_it_holds(make_config, tmp_path):
+    """"the CFO" copied from "Over $25,000: the CFO." answers "who approves a $30,000 purchase?", not "who approves
+    travel?", which gives no amount: that short answer is unbound; the tier's own range may still be asked for."""
+    from rag.answer import Pipeline
+    from rag.embed import FakeEmbedder
+    from rag.generate import FakeGenerator
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "limits.md").write_text(LIMITS, encoding="utf-8")
+    config = make_config(folder, **{"generate.tasks": ["direct"], "reader.missing_share": 1.01})
+    pipe = Pipeline.load(config, embedder=FakeEmbedder(), generator=FakeGenerator("the CFO"), progress=False)
+    assert pipe.ask("Who approves spending of $30,000?").signals["direct"] == "copied"
+    assert pipe.ask("Who approves travel spending?").signals["direct"] == "unbound"
+    pipe = Pipeline.load(config, embedder=FakeEmbedder(), generator=FakeGenerator("Over $25,000"), progress=False)
+    assert pipe.ask("What spending does the CFO approve?").signals["direct"] == "copied"
