@@ -22,12 +22,13 @@ def _exact(pipe: Pipeline, ans: Answer) -> None:
         assert pipe.document(c.source).text[c.start : c.end] == c.text
 
 
-def _over(make_config, folder, files: dict[str, str], **overrides) -> Pipeline:
-    """An extractive pipeline (fake embedder, no LM) over a corpus of the given files."""
+def _over(make_config, folder, files: dict[str, str], generator: FakeGenerator | None = None, **overrides) -> Pipeline:
+    """A pipeline (fake embedder; no LM unless a fake one is given) over a corpus of the given files."""
     folder.mkdir()
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
-    return Pipeline.load(make_config(folder, **{"generate.backend": "none", **overrides}), embedder=FakeEmbedder(),
+    backend = {} if generator is not None else {"generate.backend": "none"}
+    return Pipeline.load(make_config(folder, **{**backend, **overrides}), embedder=FakeEmbedder(), generator=generator,
                          progress=False)
 
 
@@ -228,11 +229,7 @@ CHANGES = ("# Changes\n\nAll changes to the ledger tool.\n\n## [2.4.0] - 2026-09
 def test_a_direct_answer_may_be_copied_from_the_heading_line_the_lm_read(make_config, tmp_path, question, reply, cited):
     """A release's date is only in its heading: copied from the heading line of the passage the LM read, the short
     answer cites that line, exactly; a date or version from another heading, or the whole line, is no answer."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "CHANGES.md").write_text(CHANGES, encoding="utf-8")
-    pipe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply),
-                         progress=False)
+    pipe = _over(make_config, tmp_path / "docs", {"CHANGES.md": CHANGES}, FakeGenerator(reply), **DIRECT)
     ans = pipe.ask(question)
     if cited is None:
         assert ans.generator != "lm" and not ans.answer.startswith(reply)
@@ -254,11 +251,7 @@ RELEASES = ("# Releases\n\n## 2.4.0\n\nThe import command gained a dry-run flag 
 )
 def test_a_short_answer_copied_from_a_sentence_is_held_to_the_version_asked(make_config, tmp_path, question, reply, kept):
     """A version or decimal the question gives must be where the sentence speaks of it (its heading path here)."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "RELEASES.md").write_text(RELEASES, encoding="utf-8")
-    pipe = Pipeline.load(make_config(folder, **DIRECT), embedder=FakeEmbedder(), generator=FakeGenerator(reply),
-                         progress=False)
+    pipe = _over(make_config, tmp_path / "docs", {"RELEASES.md": RELEASES}, FakeGenerator(reply), **DIRECT)
     ans = pipe.ask(question)
     assert (ans.answer == f"{reply} [1]") is kept
     assert ans.signals["direct"] == ("copied" if kept else "unbound")
@@ -268,11 +261,9 @@ def test_a_clause_number_is_no_short_answer(make_config, tmp_path):
     """'1.8.' numbers the clause it starts; asked "what version replaced 2.0?", the LM's "1.8" is declined, not cited."""
     text = ('Frob Licence\n\n1.7. "Larger Work"\n    means a work that combines Covered Software with other '
             'material.\n\n1.8. "Licence"\n    means this document.\n')
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "FROB.txt").write_text(text, encoding="utf-8")
-    config = make_config(folder, **DIRECT, **{"reader.missing_share": 1.01})  # (the fake embedder knows no "section")
-    pipe = Pipeline.load(config, embedder=FakeEmbedder(), generator=FakeGenerator("1.8"), progress=False)
+    # (The fake embedder knows no "section": the missing-words rule is off.)
+    pipe = _over(make_config, tmp_path / "docs", {"FROB.txt": text}, FakeGenerator("1.8"), **DIRECT,
+                 **{"reader.missing_share": 1.01})
     ans = pipe.ask("What does Licence mean in the Frob Licence?")
     assert not ans.answer.startswith("1.8 [1]") and ans.signals["direct"] == "unbound"
     ans = pipe.ask("Which section defines what Licence means?")  # a numbered part asked for: its number answers
