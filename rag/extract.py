@@ -303,6 +303,8 @@ def is_title(text: str) -> bool:
 
 
 RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sentences picks from them)
+# A figure and the (up to four) words after it: what it counts ("100,000 US military personnel").
+_COUNTED_IN_QUESTION = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+((?:[^\s?,.;]+\s*){1,4})")
 _NUMBERED_PART = re.compile(r"\b(?:sections?|clauses?|articles?|paragraphs?|subsections?|items?|steps?|rules?|chapters?|"
                             r"parts?|points?|numbers?|numbered)\b", re.I)  # what a clause number answers
 _SECTION_NUMBER = re.compile(r"^\s*(?:\d+\.)+(?=\d|\s)")  # "3.5." of "3.5. Interpreters": its subsections share it
@@ -434,6 +436,13 @@ class Reader:
         return term_weight(term) * (0.3 + 0.7 * self._idf.get(term, 1.0))
 
     # -- scoring -----------------------------------------------------------------------------------------------
+    def _figure_contradicted(self, info: QuestionInfo, missing: list[str], best: Evidence) -> bool:
+        """Are the question's missing names all figures, each followed by what it counts ("100,000 US military
+        personnel"), where the best sentence gives another figure of that thing ("50,000 U.S. military personnel")?"""
+        counted = {m.group(1).replace(",", ""): m.group(2) for m in _COUNTED_IN_QUESTION.finditer(info.text)}
+        return all(n in counted for n in missing) and all(
+            NUMBER.search(best.sentence.text) and self._focus_ok(counted[n], best.sentence.text) for n in missing)
+
     def _focus_ok(self, focus: str, sentence: str) -> bool:
         """Does a number in the sentence count what "how many <focus>" asks about (troops ~ personnel)?"""
         if not focus:
@@ -986,6 +995,8 @@ class Reader:
             elsewhere=self.unnamed_here(info.text, best),
             in_tier=any(holds_amount(best.sentence.text, a) for a in amounts(info.text)),
         )
+        if info.kind == "yesno" and signals.missing_names and self._figure_contradicted(info, signals.missing_names, best):
+            signals.figure_contradicted = True
         reason = abstention_reason(signals, self.w, info.text, uncovered) if self.w.abstain else ""
         pending = ""
         if reason and info.kind != "yesno" and self.w.judge_min_if_names <= 1 and only_names_missing(signals, self.w):
@@ -1050,6 +1061,9 @@ class Signals:
     elsewhere: list[str] = field(default_factory=list)
     listed: int = 0  # items of the list a question asking for several things is answered with
     in_tier: bool = False  # the best sentence states a tier ("$1,000 to $25,000", "over 5 years") holding the asked amount
+    # A yes/no question's figure the documents lack, where the best sentence gives another figure of the same thing
+    # ("Is Japan said to host 100,000 troops?" of "... hosts around 50,000 U.S. military personnel"): a "No", not a gap.
+    figure_contradicted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -1061,7 +1075,7 @@ ASKED_FOR = {"how_many": "such number", "number": "such figure", "who": "name", 
 
 # (rule, why): the first rule that holds abstains. Each is a named, documented condition on the signals.
 ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Signals, str, list[str]], str]]] = [
-    (lambda s, w: bool(s.missing_names),
+    (lambda s, w: bool(s.missing_names) and not s.figure_contradicted,
      lambda s, q, unc: "they never mention " + _quote_terms(s.missing_names, q)),
     # Many question words absent AND nothing close in meaning: the documents are about something else. (Unless the best
     # sentence is a tier that holds the amount asked about: a policy's "spending" tier answers a "purchase".)
@@ -1211,8 +1225,9 @@ def lm_abstention(
 def _quote_terms(stem_terms: list[str], question: str) -> str:
     """Show the user the words of their question that the article lacks, as they typed them."""
     words = []
-    for tok in re.findall(r"[\w’'./-]+", question):
-        if (tok.lower() in stem_terms or any(s in stem_terms for s in stems(tok))) and tok.lower() not in (w.lower() for w in words):
+    for tok in re.findall(r"\d[\d,]*\d|[\w’'./-]+", question):
+        plain = tok.lower().replace(",", "")  # ("100,000" is looked for as 100000)
+        if (plain in stem_terms or any(s in stem_terms for s in stems(tok))) and tok.lower() not in (w.lower() for w in words):
             words.append(tok.strip(".’'"))
     return ", ".join(f"“{w}”" for w in words) or "what you asked about"
 

@@ -1105,3 +1105,19 @@ def test_a_sentence_that_carries_on_the_best_one_comes_with_it(make_config, tmp_
     pipe = _over(make_config, tmp_path / "docs", {"limits.md": doc})
     ans = pipe.ask("what happens to the size of an upload in release mode")
     assert [c.text.split(",")[0] for c in ans.citations][:2] == ["In release mode the tool does not check the size of an upload.", opening]
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [("Is Japan said to host around 100,000 US military personnel?", True),  # another figure of the same thing: "No"
+     ("Does Japan host 100,000 tanks?", False),  # the documents count no tanks: not in them
+     ("Does China have 300 warships?", False)],
+)
+def test_a_yes_no_question_whose_figure_another_figure_contradicts_is_answered(fake_pipeline, question, answered):
+    ans = fake_pipeline.ask(question)
+    assert ans.abstained is not answered
+    if answered:
+        assert ans.answer.startswith("No.") and "50,000" in ans.citations[0].text
+        assert ans.signals["figure_contradicted"] is True
+    else:
+        assert "“100,000”" in ans.answer or "“300”" in ans.answer  # the figure, as the user typed it
