@@ -303,7 +303,7 @@ def is_title(text: str) -> bool:
 
 
 RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sentences picks from them)
-# A figure and the (up to four) words after it: what it counts ("100,000 US military personnel").
+# A figure and the (up to four) words after it: what it counts ("9,000 wooden crates").
 _COUNTED_IN_QUESTION = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+((?:[^\s?,.;]+\s*){1,4})")
 _NUMBERED_PART = re.compile(r"\b(?:sections?|clauses?|articles?|paragraphs?|subsections?|items?|steps?|rules?|chapters?|"
                             r"parts?|points?|numbers?|numbered)\b", re.I)  # what a clause number answers
@@ -437,8 +437,8 @@ class Reader:
 
     # -- scoring -----------------------------------------------------------------------------------------------
     def _figure_contradicted(self, info: QuestionInfo, missing: list[str], best: Evidence) -> bool:
-        """Are the question's missing names all figures, each followed by what it counts ("100,000 US military
-        personnel"), where the best sentence gives another figure of that thing ("50,000 U.S. military personnel")?"""
+        """Are the question's missing names all figures, each followed by what it counts ("9,000 crates"), where the
+        best sentence gives another figure of that thing ("about 4,000 crates")?"""
         counted = {m.group(1).replace(",", ""): m.group(2) for m in _COUNTED_IN_QUESTION.finditer(info.text)}
         return all(n in counted for n in missing) and all(
             NUMBER.search(best.sentence.text) and self._focus_ok(counted[n], best.sentence.text) for n in missing)
@@ -1062,7 +1062,7 @@ class Signals:
     listed: int = 0  # items of the list a question asking for several things is answered with
     in_tier: bool = False  # the best sentence states a tier ("$1,000 to $25,000", "over 5 years") holding the asked amount
     # A yes/no question's figure the documents lack, where the best sentence gives another figure of the same thing
-    # ("Is Japan said to host 100,000 troops?" of "... hosts around 50,000 U.S. military personnel"): a "No", not a gap.
+    # ("Does the depot hold 9,000 crates?" of "The depot holds about 4,000 crates."): a "No", not a gap.
     figure_contradicted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
