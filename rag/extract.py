@@ -589,8 +589,8 @@ class Reader:
         asked = set(content_terms(text))
         scores = []
         for source, forms in self._name_weights():
-            matched = [sum(w for t, w in form.items() if t in asked) for form in forms]
-            named = [m for m, form in zip(matched, forms, strict=True) if m >= NAMED_DOC_SHARE * sum(form.values())]
+            matched = [math.fsum(w for t, w in form.items() if t in asked) for form in forms]
+            named = [m for m, form in zip(matched, forms, strict=True) if m >= NAMED_DOC_SHARE * math.fsum(form.values())]
             words = {t for form in forms for t in form if t in asked}
             scores.append((max(named, default=0.0), max(matched, default=0.0), words, source))
         scores.sort(key=lambda s: (s[0], s[1]), reverse=True)
@@ -649,7 +649,9 @@ class Reader:
                     df[t] = df.get(t, 0) + 1
             n = len(names)
             self._doc_names = [
-                (source, [{t: term_weight(t) * math.log((1 + n) / df[t]) for t in form} for form in forms if form])
+                # (In sorted order: a sum over a set's order, which changes with each process's hash seed, differs in
+                # its last bits, and a name that just reaches NAMED_DOC_SHARE was named in one run and not the next.)
+                (source, [{t: term_weight(t) * math.log((1 + n) / df[t]) for t in sorted(form)} for form in forms if form])
                 for source, forms in names.items()
             ]
         return self._doc_names
