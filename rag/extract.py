@@ -24,8 +24,7 @@ from .chunk import HEADING_PATH, own_heading
 from .lexicon import ANAPHOR as _ANAPHOR
 from .lexicon import build_lexicon, sentences_by_chunk
 from .lists import run_around
-from .ranges import amounts, states_tier
-from .ranges import holds as holds_amount
+from .ranges import amounts, holds_any, states_tier
 from .schema import Passage, Span
 from .store import Index
 from .text import (
@@ -260,7 +259,7 @@ def _type_ok(info: QuestionInfo, text: str) -> bool:
         return bool(_PLACE.search(text))
     if info.kind == "who" and (m := _BY_BODY.search(text)) and m.group(1).lower() not in info.text.lower():
         return True  # "created by HR", "approved by the CAB": a body known by its initials
-    if info.kind == "who" and _TIER_BODY.search(text) and any(holds_amount(text, a) for a in amounts(info.text)):
+    if info.kind == "who" and _TIER_BODY.search(text) and holds_any(text, amounts(info.text)):
         return True  # "Over $25,000: the CFO." for a $30,000 purchase (for travel in general it names no one)
     if info.kind == "who":  # "the maintainer", "members of the group", "any user": people need not be named
         return not _WHO_NAMED.search(info.text) and mentions_people(text)  # ... unless a name is asked for
@@ -348,7 +347,7 @@ def _other_tier(sentence: str, question: str) -> bool:
     """Does the sentence state amounts of the kind the question gives ("Up to $1,000" for "$5,000"), holding none?"""
     asked = amounts(question)
     units = {a.unit for a in asked}
-    return any(a.unit in units for a in amounts(sentence)) and not any(holds_amount(sentence, a) for a in asked)
+    return any(a.unit in units for a in amounts(sentence)) and not holds_any(sentence, asked)
 
 
 def _cells(text: str) -> int:
@@ -854,10 +853,10 @@ class Reader:
         question gives ("$5,000" in "$1,000 to $25,000: the department head."); None when the best one does, when the
         question gives no amount, or when none does."""
         asked = amounts(info.text)
-        if not asked or any(holds_amount(best.sentence.text, a) for a in asked):
+        if not asked or holds_any(best.sentence.text, asked):
             return None
         near = [e for i, e in enumerate(ranked) if i < 3 or e.passage.chunk_id == best.passage.chunk_id]
-        return next((e for e in near if any(holds_amount(e.sentence.text, a) for a in asked)), None)
+        return next((e for e in near if holds_any(e.sentence.text, asked)), None)
 
     def heading_lines(self, passage: Passage) -> list[Span]:
         """The lines of a passage's heading path as they stand in its document, its own heading first.
@@ -899,26 +898,30 @@ class Reader:
         if ((m := _SECTION_NUMBER.match(evidence.sentence.text)) and answer.strip().rstrip(".") == m.group().strip().rstrip(".")
                 and not _NUMBERED_PART.search(info.text)):
             return False
-        if states_tier(evidence.sentence.text) and not re.search(r"\d", answer) and not any(
-                holds_amount(evidence.sentence.text, a) for a in amounts(info.text)):
+        if (states_tier(evidence.sentence.text) and not re.search(r"\d", answer)
+                and not holds_any(evidence.sentence.text, amounts(info.text))):
             return False  # "the CFO" of "Over $25,000: the CFO." answers for that tier only, not "who approves travel?"
         figures = [f for f in _DOTTED.findall(info.main or info.text) if f not in answer]
         if not figures:
             return True
+        near = f"{self._where_said(evidence)} {evidence.sentence.source}"
+        return all(_figure_in(f, near) or _figure_in(f, self._names_text) for f in figures)
+
+    @functools.cached_property
+    def _names_text(self) -> str:
+        """Every document's title and file name: a figure in one names that document."""
+        return " ".join(f"{d.title} {d.source}" for d in self.index.corpus.documents)
+
+    def _where_said(self, evidence: Evidence) -> str:
+        """The sentence, the one before it, its section heading and its document's title: where it says what it speaks of."""
         prev = self._neighbour(evidence, -1)
-        document = self.index.corpus.get(evidence.sentence.source)
-        near = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading,
-                         document.title, document.source])
-        names = " ".join(f"{d.title} {d.source}" for d in self.index.corpus.documents)
-        return all(_figure_in(f, near) or _figure_in(f, names) for f in figures)
+        title = self.index.corpus.get(evidence.sentence.source).title
+        return " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
 
     def _said_near(self, evidence: Evidence) -> set[str]:
         """The stems of the sentence, the one before it, its section heading and its document's title (identifiers
         split at "_" and "-"): what a sentence can be said to speak of."""
-        prev = self._neighbour(evidence, -1)
-        title = self.index.corpus.get(evidence.sentence.source).title
-        where = " ".join([evidence.sentence.text, prev.sentence.text if prev else "", evidence.passage.heading, title])
-        return stems(where.replace("_", " ").replace("-", " "))
+        return stems(self._where_said(evidence).replace("_", " ").replace("-", " "))
 
     def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence, answer: str = "") -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
@@ -995,7 +998,7 @@ class Reader:
             max_dense=max(e.dense for e in ranked),
             type_found=info.kind not in TYPED_KINDS or best.type_ok,
             elsewhere=self.unnamed_here(info.text, best),
-            in_tier=any(holds_amount(best.sentence.text, a) for a in amounts(info.text)),
+            in_tier=holds_any(best.sentence.text, amounts(info.text)),
         )
         if info.kind == "yesno" and signals.missing_names and self._figure_contradicted(info, signals.missing_names, best):
             signals.figure_contradicted = True
@@ -1131,6 +1134,8 @@ _DOTTED = re.compile(r"(?<![\d.])\d+(?:\.\d+)+(?![\d]|\.\d)")  # "2.3.1", "1.0",
 def _figure_in(figure: str, text: str) -> bool:
     """Is the figure in the text as a whole figure ("2.4" is not in "2.4.1" nor in "12.4")?"""
     return re.search(rf"(?<![\d.]){re.escape(figure)}(?![\d]|\.\d)", text) is not None
+
+
 _SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 # A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
 _VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")

@@ -9,17 +9,19 @@ often a version, a section or a count to be held to a range.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .text import stem
 
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
+_CURRENCY = "$€£¥"
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "mn": 1e6, "bn": 1e9, "billion": 1e9}
 _SCALE_WORD = r"(?:k|m|mn|bn|thousand|million|billion)\b"
 # "$5,000", "€2.5k", "£3 million"; "5,000 USD" is read through its unit word.
-_MONEY = rf"(?P<cur>[$€£¥])\s?(?P<num>{_NUMBER})\s*(?P<scale>{_SCALE_WORD})?"
+_MONEY = rf"(?P<cur>[{_CURRENCY}])\s?(?P<num>{_NUMBER})\s*(?P<scale>{_SCALE_WORD})?"
 # "4 years", "12 working days", "30 GB": a number and the word that says what it counts (one word may come between).
-_COUNTED = rf"(?<![\w.$€£¥-])(?P<num2>{_NUMBER})\s*(?:[a-z]+\s+)??(?P<unit>[a-z]{{2,}})\b"
+_COUNTED = rf"(?<![\w.{_CURRENCY}-])(?P<num2>{_NUMBER})\s*(?:[a-z]+\s+)??(?P<unit>[a-z]{{2,}})\b"
 _AMOUNT = re.compile(rf"{_MONEY}|{_COUNTED}", re.IGNORECASE)
 # Words after a number that say what kind of number it is, not what it counts ("5 or more", "3 to 5 years").
 _NOT_UNITS = frozenset("""to and or of the a an in on at by for from with up over under than is are was were be
@@ -54,7 +56,7 @@ def amounts(text: str) -> list[Amount]:
 
 
 # One end of a range: a money amount, or a number whose unit word may come after the range's other end ("3 to 5 years").
-_END = rf"(?:[$€£¥]\s?{_NUMBER}(?:\s*{_SCALE_WORD})?|{_NUMBER})"
+_END = rf"(?:[{_CURRENCY}]\s?{_NUMBER}(?:\s*{_SCALE_WORD})?|{_NUMBER})"
 _BETWEEN = re.compile(rf"(?:between\s+|from\s+)?(?P<a>{_END})\s*(?:to|-|–|—|and|through)\s*(?P<b>{_END})(?P<tail>\s*[a-z]+)?", re.I)
 _BELOW = re.compile(rf"{_LOW}\s*(?P<a>{_END})(?P<tail>\s*[a-z]+)?", re.I)
 _ABOVE = re.compile(rf"{_HIGH}\s*(?P<a>{_END})(?P<tail>\s*[a-z]+)?|(?P<b>{_END})(?P<tail2>\s*[a-z]+)?{_HIGH_AFTER}", re.I)
@@ -66,7 +68,7 @@ def _end(text: str, tail: str | None, other: str = "") -> Amount | None:
     if m is not None and (found := _amount(m)) is not None:
         return found
     m = _AMOUNT.match(other.strip() + (tail or "")) if other else None
-    if m is not None and (found := _amount(m)) is not None and found.unit not in "$€£¥":
+    if m is not None and (found := _amount(m)) is not None and found.unit not in _CURRENCY:
         return Amount(float(re.sub(r"[^\d.]", "", text) or 0), found.unit)
     return None
 
@@ -86,6 +88,11 @@ def holds(sentence: str, asked: Amount) -> bool:
         if end and end.unit == asked.unit and asked.value >= end.value:
             return True
     return False
+
+
+def holds_any(sentence: str, asked: Sequence[Amount]) -> bool:
+    """Does a tier the sentence states hold any of the asked amounts?"""
+    return any(holds(sentence, a) for a in asked)
 
 
 def states_tier(sentence: str) -> bool:
