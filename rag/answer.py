@@ -258,7 +258,7 @@ class Pipeline:
             elif "direct" in tasks and kind not in ("yesno", "why") and not decision.items:  # (a list is its own answer)
                 lines = self.reader.heading_lines(decision.evidence[0].passage)  # (those the context names)
                 direct, answer.signals["direct"], reply = direct_answer(self.generator, question, evidence, context,
-                                                                        headings=lines)
+                                                                        headings=lines, preferred=[e.sentence for e in shown])
                 picked = None
                 if answer.signals["direct"] == "picked":  # (a whole sentence is no short answer: "restates" for the checks)
                     picked, direct, answer.signals["direct"] = direct, None, "restates"
@@ -284,8 +284,10 @@ class Pipeline:
                                          answer.signals.get("best_dense", 0.0))) and w.abstain:
                     return self._abstain(answer, why)
                 if direct is not None and found is not None:
-                    answer.citations = [self._identify(c) for c in _cite([found])]
-                    answer.answer = f"{_flat(direct.text)} [1]"
+                    cited = [found] if (gloss := self.reader.gloss(found, direct.text)) is None else [found, gloss]
+                    cited.sort(key=lambda e: e.sentence.start)
+                    answer.citations = [self._identify(c) for c in _cite(cited)]
+                    answer.answer = f"{_flat(direct.text)} " + "".join(f"[{i}]" for i in range(1, len(cited) + 1))
                     answer.generator = "lm"
                 elif picked is not None and (chosen := self._picked(info, decision, by_span, picked.span)) is not None:
                     answer.citations = [self._identify(c) for c in _cite([chosen])]

@@ -788,6 +788,20 @@ class Reader:
                 return Evidence(other, evidence.passage, evidence.score, evidence.dense, 0.0, True)
         return None
 
+    def gloss(self, evidence: Evidence, phrase: str) -> Evidence | None:
+        """The sentence that says what a line holding only ``phrase`` stands for: the one before when it leads into
+        the line ("You can report bugs here:" above a URL), else the one after (a definition list's term, then what
+        it means). A term alone supports nothing; cited with it, the answer shows why it answers. None when the
+        line says more than the phrase, or no neighbour says more than a term."""
+        if len("".join(_alnum_words(phrase))) < 0.9 * len("".join(_alnum_words(evidence.sentence.text))):
+            return None
+        before, after = self._neighbour(evidence, -1), self._neighbour(evidence, 1)
+        if before is not None and before.sentence.text.rstrip().endswith(":"):
+            return before
+        if after is not None and len(_alnum_words(after.sentence.text)) > 3:  # a description, not the next term
+            return after
+        return None
+
     @functools.cached_property
     def _folded_text(self) -> str:
         """Every document's text, title and file name, lower case, without Markdown's escapes: where a question's
@@ -1266,3 +1280,8 @@ def yes_or_no(info: QuestionInfo, sentence: str, missing: list[str], max_missing
 
 def _hits(stem_set: set[str], group: set[str]) -> bool:
     return any(any(s.startswith(g) for g in group) for s in stem_set)
+
+
+def _alnum_words(text: str) -> list[str]:
+    """The runs of letters and digits: a line's words without its markup ("`--frob`", "* **x**")."""
+    return re.findall(r"[^\W_]+", text)

@@ -79,10 +79,14 @@ class DirectReply(NamedTuple):
 
 def direct_answer(
     generator: Generator, question: str, evidence: list[Span], context: str = "", max_new_tokens: int = 24,
-    headings: Sequence[Span] = (),
+    headings: Sequence[Span] = (), preferred: Sequence[Span] = (),
 ) -> DirectReply:
     """A short answer phrase copied from one of the evidence sentences, or from one of the ``headings`` lines the
-    ``context`` names (a release's date stands in its heading): no copy, no answer."""
+    ``context`` names (a release's date stands in its heading): no copy, no answer.
+
+    A phrase found in several sentences is taken from the first of ``preferred`` (the reader's order) that holds it:
+    the LM reads the sentences in document order, and the first to hold "Combined Work" there only mentions it
+    ('... other than an Application or a Combined Work as defined below.'), the reader's first defines it."""
     messages = _messages(question, evidence, context, DIRECT)
     try:
         raw = "".join(generator.stream(messages, max_new_tokens, stop=["\n"])).strip()
@@ -95,7 +99,8 @@ def direct_answer(
     # (A bare verdict answers no "what"; found in an FAQ's "A: Yes, ..." it would still not be what it means.)
     if len(reply.split()) > 16 or reply.lower() in ("yes", "no"):
         return DirectReply(None, "not_copied", raw)
-    for sentence in evidence:
+    rank = {(s.source, s.start): i for i, s in enumerate(preferred)}
+    for sentence in sorted(evidence, key=lambda s: rank.get((s.source, s.start), len(rank))):
         found = locate(reply, sentence.text)
         if found is not None:
             start, end = found

@@ -608,6 +608,53 @@ def test_a_list_or_a_short_sentence_is_a_direct_answer(sentence, question, reply
     assert (direct.text if direct else None) == phrase
 
 
+def test_a_phrase_in_several_sentences_is_copied_from_the_one_the_reader_prefers():
+    mention = Span("lic", 0, 62, "The Library is any covered work other than a Combined Work.")
+    definition = Span("lic", 63, 130, "A Combined Work is a work made by linking an Application with it.")
+    question = "What is the result of linking an application with the library called?"
+    direct, status, _ = direct_answer(FakeGenerator("Combined Work"), question, [mention, definition],
+                                      preferred=[definition, mention])
+    assert status == "copied" and direct.span == definition
+    direct, _, _ = direct_answer(FakeGenerator("Combined Work"), question, [mention, definition])
+    assert direct.span == mention  # (no preference: the first in the order read)
+
+
+BUILD = """# Building frobd
+
+## Configure options
+
+* `--enable-frob-cache`
+
+  If this flag is used, frobd keeps every compiled frob on disk between runs.
+
+## Support
+
+You can report bugs here:
+
+  https://tracker.example.org/frobd/issues
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "cited"),
+    [("Which configure option keeps compiled frobs on disk between runs?", "--enable-frob-cache",
+      ["`--enable-frob-cache`", "If this flag is used, frobd keeps every compiled frob on disk between runs."]),
+     ("Where do I report frobd bugs?", "https://tracker.example.org/frobd/issues",
+      ["You can report bugs here:", "https://tracker.example.org/frobd/issues"])],
+)
+def test_a_short_answer_that_is_a_whole_line_is_cited_with_the_line_that_says_what_it_is(make_config, tmp_path, question,
+                                                                                          reply, cited):
+    """A term or an address alone on its line supports nothing by itself: its description, or the line that leads
+    into it, is cited beside it."""
+    pipe = _over(make_config, tmp_path / "b", {"build.md": BUILD}, FakeGenerator(reply, yes=0.9),
+                 **{"generate.tasks": ["direct"], "reader.max_dense_for_missing": 0.65, "reader.min_dense": 0.1,
+                    "reader.min_support": 0.1})
+    answer = pipe.ask(question)
+    assert answer.signals["direct"] == "copied" and answer.answer == f"{reply} [1][2]"
+    assert [c.text for c in answer.citations] == cited
+    _exact(pipe, answer)
+
+
 def test_keyword_search_inside_a_named_document_ignores_the_words_that_name_it(make_config, tmp_path):
     """Every passage carries its document's title, and code repeats the name: BM25 would pick name-heavy passages."""
     corpus = tmp_path / "docs"
