@@ -66,7 +66,8 @@ def _subset(questions: Path, ids: set[str], folder: Path) -> Path | None:
     return folder / questions.name
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, generator: Any = "config") -> int:
+    """``generator``: the LM every corpus is answered with; by default the configured one."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--corpora", default="", help="comma-separated names (default: all)")
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = load_config(overrides=parse_set(args.sets))
     embedder = load_embedder(base.embed.model, base.embed.batch_size)
-    generator = load_generator_from_config(base)
+    if generator == "config":
+        generator = load_generator_from_config(base)
 
     def factory(cfg, progress):  # type: ignore[no-untyped-def]
         return Pipeline.load(cfg, embedder=embedder, generator=generator, progress=progress)
