@@ -173,15 +173,18 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": 
                          "\u2212": "-"})  # fmt: skip
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_INSIDE_WORD = re.compile(r"(?<=\w)[.,'](?=\w)")
 
 
 def normalize_answer(text: str) -> str:
     """SQuAD-style normalization, plus curly quotes and dashes unified so the article's typography never matters.
 
-    Hyphens become spaces ("longer-range" == "longer range"); other punctuation is dropped ("50,000" == "50000").
+    A point, comma or apostrophe inside a word is dropped ("50,000" == "50000", "U.S." == "US"); other punctuation
+    separates words ("longer-range" == "longer range"), so a word glued to markup or a path is still found
+    ("[HackerOne](https://...)" holds "HackerOne", "-i[SUFFIX]" holds "-i", "/etc/shadow" holds "shadow").
     """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().replace("-", " ")
-    text = _ARTICLES.sub(" ", _PUNCT.sub("", text))
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    text = _ARTICLES.sub(" ", _PUNCT.sub(" ", _INSIDE_WORD.sub("", text)))
     return " ".join(text.split())
 
 

@@ -58,6 +58,19 @@ def test_normalize_unifies_typography_articles_and_punctuation() -> None:
     assert normalize_answer("an upgrade, the plan") == "upgrade plan"
     assert normalize_answer("longer-range") == normalize_answer("longer range")
     assert normalize_answer("50,000") == "50000"
+    assert normalize_answer("U.S. troops") == normalize_answer("US troops")
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold", "right"),
+    [("Report bugs via [HackerOne](https://hackerone.com/frob). [1]", "HackerOne", True),
+     ("-i[SUFFIX], --in-place[=SUFFIX] [1]", "--in-place", True),
+     ("Members of group shadow can read /etc/shadow.", "shadow", True),
+     ("About 50,000 personnel.", "50000", True),
+     ("Members of group shadowy can read it.", "shadow", False)],
+)
+def test_a_gold_answer_glued_to_markup_or_a_path_is_still_found(answer, gold, right):
+    assert answer_matches(answer, gold) is right
 
 
 @pytest.mark.parametrize(
