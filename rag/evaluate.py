@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from .cite import strip_markers
 from .errors import EvalInputError
 from .schema import Answer, Citation, Passage, _JSON
 
@@ -342,7 +343,8 @@ def evaluate_answer(
         metrics.update(retrieval_metrics(answer.passages, gold, k))
         metrics.update(citation_metrics(answer.citations, gold))
         if question.answers:
-            text = "" if answer.abstained else answer.answer
+            # (without its citation markers: "0 [1]" does not answer "1")
+            text = "" if answer.abstained else strip_markers(answer.answer)
             metrics["answer_correct"] = float(any(answer_matches(text, g) for g in question.answers))
             metrics["token_f1"] = max(token_f1(text, g) for g in question.answers)
     else:

@@ -35,7 +35,14 @@ def _find(phrase: str, text: str) -> tuple[int, int] | None:
     found = _find_as_written(phrase, text)
     if found is None and "..." in phrase:
         found = _find_as_written(phrase.replace("...", "…"), text)
+    if found is None and (spelled := _SMALL_NUMBER.sub(lambda m: _NUMBER_WORDS[int(m.group())], phrase)) != phrase:
+        found = _find_as_written(spelled, text)  # "2" of "only two bytes": the LM writes the figure in digits
     return found
+
+
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
+_SMALL_NUMBER = re.compile(r"(?<![\d.,])\b(?:1?\d|20)\b(?![.,]\d)")
 
 
 def _find_as_written(phrase: str, text: str) -> tuple[int, int] | None:
@@ -81,7 +88,8 @@ SHORT_SENTENCE_WORDS = 8
 
 
 # A bare figure reads better with what it counts: "5" for "how long may it be" is "5 words" in the sentence.
-_BARE_FIGURE = re.compile(r"\d[\d,.]*")
+_BARE_FIGURE = re.compile(r"\d[\d,.]*|(?i:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                          r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)")
 # (Not the first letter of an abbreviation: "50,000 U.S. troops" does not count "U"s.)
 _UNIT_AFTER = re.compile(r"[ \t]+([A-Za-z]+)\b(?!\.[A-Za-z])")
 

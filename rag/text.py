@@ -167,7 +167,8 @@ def fuzzy_in(term: str, vocabulary: set[str]) -> bool:
 WHAT_IS = re.compile(r"^\W*what(?:'s|’s|\s+is|\s+are)\s+(?:(?:the|a|an)\s+)?(?P<thing>[^\s?]+(?:\s+[^\s?]+){0,3})\s*\?*\s*$",
                      re.IGNORECASE)
 NUMBER = re.compile(
-    r"\b\d[\d,]*(?:\.\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    # (a unit glued on is part of the figure: "256K", "16KiB", "4x", "10ms")
+    r"\b\d[\d,]*(?:\.\d+)?(?:[kKMGT](?:i?B)?|[kmg]b|x|ms|ns|px)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|"
     r"half|double|doubling|doubled|triple|twice|percent)\b",
     re.IGNORECASE,

@@ -1168,3 +1168,17 @@ def test_a_yes_no_question_whose_figure_another_figure_contradicts_is_answered(f
         assert ans.signals["figure_contradicted"] is True
     else:
         assert "“100,000”" in ans.answer or "“300”" in ans.answer  # the figure, as the user typed it
+
+
+def test_a_figure_the_lm_writes_in_digits_is_found_spelled_out():
+    sentence = "The format has a very small header of only two bytes to identify it."
+    direct, status, _ = direct_answer(FakeGenerator("2"), "how many bytes is the header", [Span("doc", 0, len(sentence), sentence)])
+    assert status == "copied" and direct.text == "two bytes"  # (with what it counts, as a figure in digits is)
+
+
+def test_a_figure_with_its_unit_glued_on_answers_how_much():
+    from rag.text import NUMBER
+
+    assert NUMBER.findall("deflateInit() will allocate on the order of 256K bytes") == ["256K"]
+    assert NUMBER.findall("a 4x speedup, 16KiB pages, 10ms") == ["4x", "16KiB", "10ms"]
+    assert NUMBER.findall("sha256 and x86") == []

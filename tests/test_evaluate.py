@@ -212,6 +212,11 @@ def test_abstaining_on_answerable_is_wrong_and_a_false_abstention() -> None:
     assert r.citation_precision is None and r.citation_recall == 0.0
 
 
+def test_a_citation_marker_is_not_part_of_the_answer() -> None:
+    assert evaluate_answer(q(answers=["1"]), answer("0 [1]"), SOURCES).answer_correct == 0.0
+    assert evaluate_answer(q(answers=["1"]), answer("1 [1]"), SOURCES).answer_correct == 1.0
+
+
 def test_empty_answer_scores_zero() -> None:
     r = evaluate_answer(q(), answer(""), SOURCES)
     assert r.answer_correct == 0.0 and r.token_f1 == 0.0 and not r.passed and not r.false_abstention
