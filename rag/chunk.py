@@ -164,11 +164,11 @@ def chunk_parsed(
     pending: list[tuple[int, int, int]] = []  # (start, end, tokens) of units waiting to be packed
     pending_heading = ""
 
-    def emit(spans: list[tuple[int, int, int]], heading: str) -> None:
+    def emit(spans: list[tuple[int, int, int]], heading: str, code: bool = False) -> None:
         start, end = spans[0][0], spans[-1][1]
         text = doc.text[start:end]
         chunks.append(Chunk(0, doc.source, start, end, text, heading, count_tokens(text, encoding), doc.title,
-                            doc.page_at(start)))
+                            doc.page_at(start), code))
 
     def flush() -> None:
         if pending:
@@ -185,13 +185,14 @@ def chunk_parsed(
         if heading != pending_heading or new_page or sum(n for *_, n in pending) + size > max_tokens or block.kind == "code":
             flush()
         pending_heading = heading
+        if size <= max_tokens and block.kind == "code":
+            emit(spans, heading, code=True)  # a code block is a chunk of its own
+            continue
         if size <= max_tokens:
             pending.extend(spans)
-            if block.kind == "code":
-                flush()
             continue
         for i, j in _windows([n for *_, n in spans], max_tokens, overlap):
-            emit(spans[i:j], heading)
+            emit(spans[i:j], heading, code=block.kind == "code")
     flush()
     sentences = [Span(doc.source, s, e, doc.text[s:e]) for s, e in units]
     return chunks, sentences

@@ -151,6 +151,9 @@ class ReaderConfig:
     # A run-in title ("2. Grant of Copyright License.") names a clause; the answer is in the clause, not its name
     # (unless the question asks which section).
     title_penalty: float = 0.1
+    # A line of a code block, for a question that asks for no command, option, function or example: code seldom
+    # says why, or what a thing is for ("frob_close(f);" for "what is frob_open used for?").
+    code_penalty: float = 0.0
     # Further sentences are cited when they score within this margin of the best one.
     companion_margin: float = 0.1
     # A question asking for several things ("which kinds of ...", "what are the steps ...") is answered by the list a
@@ -216,7 +219,7 @@ FEATURE_WEIGHTS: dict[str, tuple[str, float]] = {
     "typed": ("type_bonus", 1.0), "untyped": ("type_penalty", -1.0), "causal": ("causal_bonus", 1.0),
     "quote": ("quote_bonus", 1.0), "lead": ("lead_bonus", 1.0), "short": ("short_penalty", -1.0),
     "novelty": ("novelty_weight", 1.0), "after": ("after_weight", 1.0), "lead_in": ("lead_in_penalty", -1.0),
-    "title": ("title_penalty", -1.0),
+    "title": ("title_penalty", -1.0), "code": ("code_penalty", -1.0),
 }
 
 

@@ -306,6 +306,10 @@ RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sent
 _COUNTED_IN_QUESTION = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+((?:[^\s?,.;]+\s*){1,4})")
 _NUMBERED_PART = re.compile(r"\b(?:sections?|clauses?|articles?|paragraphs?|subsections?|items?|steps?|rules?|chapters?|"
                             r"parts?|points?|numbers?|numbered)\b", re.I)  # what a clause number answers
+# A question a line of code may answer: it asks for a command, an option, a call, an example, or how to do something.
+_CODE_ASK = re.compile(r"\b(?:commands?|flags?|options?|switch|examples?|snippet|invocation|functions?|methods?|"
+                       r"calls?|install|run|type|write|declare|define|import|usage)\b|^\W*how\s+(?:do|can|to|should|would)\b",
+                       re.IGNORECASE)
 _SECTION_NUMBER = re.compile(r"^\s*(?:\d+\.)+(?=\d|\s)")  # "3.5." of "3.5. Interpreters": its subsections share it
 _PLACE = re.compile(
     r"\b(?:in|at|on|under|inside|into|from|near|within|to)\s+(?:the\s+|a\s+|an\s+)?[\w/.~-]+|\s/\w|\S+@\S+\.\w+|https?://",
@@ -461,6 +465,7 @@ class Reader:
         total_w = sum(self._weight(t) for t in info.terms) or 1.0
         quote_ask = bool(_QUOTE_ASK.search(info.text))
         section_ask = bool(_SECTION_ASK.search(info.text))
+        code_ask = bool(_CODE_ASK.search(info.text))
         asked = set(info.terms)
         for passage in passages:
             sids = self._by_chunk.get(passage.chunk_id, [])
@@ -525,6 +530,7 @@ class Reader:
                     "after": overlaps[k - 1] if k else 0.0,
                     "lead_in": float(span.text.rstrip().endswith((":", "?"))),
                     "title": float(is_title(span.text) and not section_ask),
+                    "code": float(passage.code and not code_ask),
                 }
                 score = sum(self.w.feature_weight(name) * value for name, value in features.items())
                 out.append(Evidence(span, passage, round(score, 4), round(dense, 4), round(lexical, 4), type_ok, features))
@@ -699,9 +705,9 @@ class Reader:
             sids = [i for c in section for i in self._by_chunk.get(c, [])] or sids
         elif topic and not self.named_document(info.text):
             sids = [i for p in passages if p.source == source for i in self._by_chunk.get(p.chunk_id, [])] or sids
-        # (Not a fragment, a question the text asks, or a table row: none says what a page is about.)
+        # (Not a fragment, a question the text asks, a table row or a line of code: none says what a page is about.)
         sids = [i for i in sids if len((text := self.index.sentences[i].text).split()) >= 6 and not _asks(text)
-                and _cells(text) < 2] or sids
+                and _cells(text) < 2 and not self.index.chunks[self.index.sentence_chunk[i]].code] or sids
         self.prefetch(sids)
         vecs = np.stack([self._vectors[i] for i in sids])
         centroid = vecs.mean(axis=0)

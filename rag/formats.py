@@ -304,6 +304,8 @@ def parse_markdown(source: str, text: str) -> Parsed:
             start, end = _trim(text, m.end() if m else start, end)
             if end > start:
                 blocks.append(Block(start, end, "item" if in_item else "paragraph"))
+        elif tok.type == "fence" and tok.map and tok.info.startswith("{"):
+            blocks.extend(_role_fence(text, lines, *tok.map))
         elif tok.type in ("fence", "code_block") and tok.map:
             first, last = tok.map
             if tok.type == "fence":
@@ -319,6 +321,36 @@ def parse_markdown(source: str, text: str) -> Parsed:
     title = str(meta.get("title") or first_heading or readable_name(source)).strip()
     url = str(meta.get("url") or "").strip()
     return Parsed(Document(source, text, title, url, "md"), blocks)
+
+
+_ROLE_FENCE = re.compile(r"[ \t]*(?:`{3,}|~{3,})\{(?P<name>[^}]*)\}[ \t]*(?P<arg>.*)")
+_FENCE_OPTION = re.compile(r"[ \t]*:[\w-]+:")
+
+
+def _role_fence(text: str, lines: list[tuple[int, int]], first: int, last: int) -> list[Block]:
+    """A MyST fence with a role in braces (```{note}, ```{versionchanged} 20.0): its body is Markdown, parsed as such, not code (unless
+    it is one for code). Its argument ("20.0") opens the first paragraph, so "since 20.0" stays with what
+    changed; ":class:" option lines are skipped."""
+    opening = _ROLE_FENCE.match(text, lines[first][0], lines[first][1])
+    body = lines[first + 1 : max(first + 1, last - 1)]
+    while body and _FENCE_OPTION.match(text, *body[0]):
+        body.pop(0)
+    if not body:
+        return []
+    offset, stop = body[0][0], body[-1][1]
+    shown = [text[s:e] for s, e in body if text[s:e].strip()]
+    if (opening and opening.group("name").strip().lower() in _CODE_FENCES) or all(_PROMPT.match(x) for x in shown):
+        start, end = _trim(text, offset, stop)
+        return [Block(start, end, "code")] if end > start else []
+    blocks = [Block(b.start + offset, b.end + offset, b.kind, b.level)
+              for b in parse_markdown("", text[offset:stop]).blocks]
+    if opening and opening.group("arg").strip() and blocks and blocks[0].kind in ("paragraph", "item"):
+        blocks[0] = Block(opening.start("name") - 1, blocks[0].end, blocks[0].kind)  # from its "{"
+    return blocks
+
+
+_PROMPT = re.compile(r"[ \t]*(?:\$|>>>|\.\.\.|#|>|C:\\>|PS>)[ \t]")  # a shell's or an interpreter's prompt: commands
+_CODE_FENCES = ("code-block", "code", "sourcecode", "code-cell", "literalinclude", "prompt")
 
 
 # --------------------------------------------------------------------------- HTML

@@ -85,6 +85,7 @@ class Chunk(_JSON):
     n_tokens: int = 0
     title: str = ""  # the document's title: embedded and BM25-indexed with the text
     page: int = 0  # PDF page the chunk starts on (1-based), else 0
+    code: bool = False  # a code block's lines (a fenced block, <pre>): they seldom say why or what a thing is for
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,13 @@ class Passage(_JSON):
     rank: int
     title: str = ""
     page: int = 0
+    code: bool = False
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float, rank: int) -> Passage:
         return cls(
             chunk.id, chunk.source, chunk.start, chunk.end, chunk.text, chunk.heading, float(score), rank,
-            chunk.title, chunk.page,
+            chunk.title, chunk.page, chunk.code,
         )
 
 

@@ -41,7 +41,7 @@ from .vectors import MilvusVectors, VectorStore, check_backend, collection_name,
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 4: an HTML heading written as its own anchor link (mdBook) is kept; 3: heading paths ("2.3.1 › Fixed")
+FORMAT_VERSION = 5  # 5: chunks know a code block (Chunk.code); 4: an HTML heading written as its own anchor link (mdBook) is kept; 3: heading paths ("2.3.1 › Fixed")
 CURRENT = "CURRENT"
 # Exact (flat) search is fastest up to here; above it an HNSW graph keeps queries in milliseconds.
 HNSW_MIN_VECTORS = 50_000

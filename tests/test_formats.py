@@ -113,6 +113,53 @@ def test_markdown_front_matter_setext_lists_code_and_tables():
     assert {c.heading for c in chunks} >= {"Setup", "Rolling back"}
 
 
+MYST = """# Caching
+
+```{versionchanged} 2.0
+Frob now caches builds from a pinned commit
+(a full hash).
+```
+
+````{tab} Linux
+```
+~/.cache/frob
+```
+````
+
+```{note}
+:class: dropdown
+
+The cache is safe to delete.
+
+It is rebuilt on the next run.
+```
+
+```{frob-cli}
+$ frob cache purge
+```
+
+```{code-block} toml
+[cache]
+size = 10
+```
+"""
+
+
+def test_a_myst_fence_with_a_role_holds_markdown_and_its_argument_opens_it():
+    parsed = parse_markdown("caching.md", MYST)
+    doc = parsed.document
+    blocks = [(b.kind, doc.text[b.start : b.end]) for b in parsed.blocks]
+    assert ("paragraph", "{versionchanged} 2.0\nFrob now caches builds from a pinned commit\n(a full hash).") in blocks
+    assert ("code", "~/.cache/frob") in blocks  # a code fence inside one is still code
+    assert ("paragraph", "The cache is safe to delete.") in blocks and ("paragraph", "It is rebuilt on the next run.") in blocks
+    assert not any(":class:" in t for _, t in blocks)
+    assert ("code", "$ frob cache purge") in blocks  # a shell's prompt: commands
+    assert ("code", "[cache]\nsize = 10") in blocks
+    chunks, _ = _exact(parsed)
+    assert {c.code for c in chunks if "frob cache purge" in c.text} == {True}
+    assert {c.code for c in chunks if "safe to delete" in c.text} == {False}
+
+
 HTML = """<html><head><title>Onboarding Page</title><style>p{color:red}</style></head>
 <body><nav><a href="/">Home</a> | <a href="/x">Other</a></nav>
 <main><h1>Welcome</h1><p>New staff   get a laptop on
