@@ -153,7 +153,7 @@ class ReaderConfig:
     title_penalty: float = 0.1
     # A line of a code block, for a question that asks for no command, option, function or example: code seldom
     # says why, or what a thing is for ("frob_close(f);" for "what is frob_open used for?").
-    code_penalty: float = 0.0
+    code_penalty: float = 0.2
     # Further sentences are cited when they score within this margin of the best one.
     companion_margin: float = 0.1
     # A question asking for several things ("which kinds of ...", "what are the steps ...") is answered by the list a

@@ -96,7 +96,8 @@ _WHY = re.compile(
 )
 _CAUSAL = re.compile(r"\b(?:because|due to|driven by|as a result|since|so that|in order to|reflects|underscores|"
                      r"risks?|could lead|lead to|leads to|therefore|thus|(?:intend|aim|seek|mean)s? to|"
-                     r"(?:is|are) (?:meant|designed|intended) to|the (?:purpose|aim|goal) (?:is|was))\b", re.IGNORECASE)
+                     r"(?:is|are) (?:meant|designed|intended) to|the (?:purpose|aim|goal|reason) (?:is|was)|otherwise|"
+                     r"without (?:this|that|it),)\b", re.IGNORECASE)
 
 _ANTONYMS = [
     ({"increas", "rais", "boost", "expand", "grow", "doubl", "tripl", "strengthen", "deepen", "more", "higher"},
@@ -388,7 +389,8 @@ def _asks(sentence: str) -> bool:
 
 
 # A sentence that restates a why-question's premise is usually followed by its reason.
-_FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If)\b")
+_FOLLOWS_ON = re.compile(r"^(?:This|That|These|It|Such|As a result|Because|Therefore|Thus|Hence|If|The reason|Otherwise|"
+                         r"Without (?:this|that|it))\b")
 # What carries on the sentence before it, whatever the question: its "this" is that sentence's subject.
 _CARRIES_ON = re.compile(r"^(?:This|That|These|Such|As a result|Therefore|Thus|Hence|Instead|Otherwise|In (?:that|this|such a) case)\b")
 # A best sentence that is mostly the question's own words restates it; for "why" the reason comes next.
