@@ -349,7 +349,7 @@ def _role_fence(text: str, lines: list[tuple[int, int]], first: int, last: int) 
     return blocks
 
 
-_PROMPT = re.compile(r"[ \t]*(?:\$|>>>|\.\.\.|#|>|C:\\>|PS>)[ \t]")  # a shell's or an interpreter's prompt: commands
+_PROMPT = re.compile(r"[ \t]*(?:\$|>>>|\.\.\.|#|>|C:\\>|PS>)[ \t]")  # a shell's or a REPL's prompt: commands
 _CODE_FENCES = ("code-block", "code", "sourcecode", "code-cell", "literalinclude", "prompt")
 
 
