@@ -273,6 +273,15 @@ def test_sentence_splitter_handles_abbreviations_markers_and_wrapping():
         "See Sec. 4 of the U.S. code, e.g. the rules.", "The next line\nwraps here.", "2. Numbered clause follows."]
 
 
+def test_a_sentence_may_start_with_code():
+    text = ("Custom allocators may be given here. frobInit() will allocate about 256K bytes. See e.g. frob() for "
+            "more. It calls frob_open first. `frob purge` clears the cache. It is fast. and so on.")
+    assert [s.text for s in split_sentences(text)] == [
+        "Custom allocators may be given here.", "frobInit() will allocate about 256K bytes.",
+        "See e.g. frob() for more.", "It calls frob_open first.", "`frob purge` clears the cache.",
+        "It is fast. and so on."]  # (a plain lower-case word starts no sentence)
+
+
 def test_a_footnote_mark_glued_to_a_full_stop_still_ends_the_sentence():
     text = "Laptops come from the help desk.[1] Accounts are made by HR.[^2] See argv[1] for the name."
     assert [s.text for s in split_sentences(text)] == [
