@@ -1149,6 +1149,7 @@ def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, un
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+")
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\(\)")
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)*")  # "2.4.0", "1,024": a number or version as written
 _DOTTED = re.compile(r"(?<![\d.])\d+(?:\.\d+)+(?![\d]|\.\d)")  # "2.3.1", "1.0", "0.21": a version or a decimal
 
@@ -1197,6 +1198,9 @@ def specific_terms(question: str) -> set[str]:
         if not re.search(r"\d", ident):
             out.add(" ".join(stem(t) for t in parts))
         inside.update(parts)
+    for call in _CALL.findall(question):  # "inflate()": an English word written as code names that function
+        if not re.search(r"\d", call):
+            out.add(" ".join(stem(t) for t in tokens(call.replace("_", " "))))
     for tok in tokens(question):
         if tok in inside or tok in STOPWORDS or len(tok) < 3 or re.search(r"\d", tok):
             continue

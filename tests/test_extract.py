@@ -298,3 +298,10 @@ def test_small_numbers_spelled_out_are_the_digits_people_type():
     assert stems("After two hours, page the manager.") >= {"2", "hour"}
     assert content_terms("who do i escalate to after 2 hours") == content_terms("who do I escalate to after two hours")
     assert "1" not in stems("the one that failed")  # "one" is a pronoun as often as a number
+
+
+def test_an_english_word_written_as_a_call_is_a_specific_thing_asked_about():
+    from rag.extract import specific_terms
+
+    assert "inflat" in specific_terms("How many bytes does inflate() need for its state?")
+    assert "inflat" not in specific_terms("How many bytes does it inflate to?")
