@@ -1182,3 +1182,27 @@ def test_a_figure_with_its_unit_glued_on_answers_how_much():
     assert NUMBER.findall("deflateInit() will allocate on the order of 256K bytes") == ["256K"]
     assert NUMBER.findall("a 4x speedup, 16KiB pages, 10ms") == ["4x", "16KiB", "10ms"]
     assert NUMBER.findall("sha256 and x86") == []
+
+
+GUIDE = """# Frob guide
+
+Frob compresses logs before they are shipped to the archive.
+
+```
+frob --level 9 app.log
+frob --level 1 big.log
+```
+
+## Footer
+
+This page was last edited by the docs team and is licensed under CC BY. Report a broken page to the team.
+"""
+
+
+@pytest.mark.parametrize("question", ["what is this page about", "summarize the document"])
+def test_a_summary_of_the_page_itself_reads_the_whole_page_and_no_code(make_config, tmp_path, question):
+    """"page", "document": the page itself, not a topic to look up in it (the footer says "page" too)."""
+    pipe = _over(make_config, tmp_path / "g", {"guide.md": GUIDE}, **{"retrieve.top_k": 1})
+    answer = pipe.ask(question)
+    assert answer.citations[0].text == "Frob compresses logs before they are shipped to the archive."
+    assert not any("--level" in c.text for c in answer.citations)
