@@ -63,7 +63,7 @@ _WHEN_EXACT = re.compile(r"\b(?:what|which)\s+(?:date|year|day|month)\b|\bin wha
 # "What number ...", "which version of ...", "what is the numeric value of ...": the answer is a figure.
 _NUMBER_ASK = re.compile(
     r"\b(?:what|which)(?:\s+(?:is|are|was|were))?(?:\s+(?:the|a|an|its|their))?(?:\s+[\w.-]+){0,2}?\s+"
-    r"(?:numbers?|versions?(?!\s+control)|percentage|numeric(?:al)?\s+[\w-]+)\b",
+    r"(?:numbers?|version(?!\s+control)|percentage|numeric(?:al)?\s+[\w-]+)\b",  # ("which versions": "all supported ones")
     re.IGNORECASE,
 )
 # "What email address ...", "which e-mail ...", "what's the URL of ...": the answer is an address of that form.

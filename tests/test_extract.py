@@ -48,6 +48,7 @@ from rag.text import name_roots
         ("which Python 3 version is the default", "number"),
         ("which group has to have GID 5?", "other"),  # asks for a group, not a figure
         ("What version control system does it use?", "other"),
+        ("which node versions do they test a fix against", "other"),  # "all supported ones" answers it
         # The clause's own wh-word decides, after a lead-in too, before a "which version" inside the clause.
         ("In the Python policy, where can I find which Python 3 versions are supported?", "where"),
         ("When was version 2.0 released?", "when"),
