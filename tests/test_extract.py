@@ -50,7 +50,7 @@ from rag.text import name_roots
         ("What version control system does it use?", "other"),
         ("which node versions do they test a fix against", "other"),  # "all supported ones" answers it
         # The clause's own wh-word decides, after a lead-in too, before a "which version" inside the clause.
-        ("In the Python policy, where can I find which Python 3 versions are supported?", "where"),
+        ("In the Python policy, where can I find which Python 3 version is the default?", "where"),
         ("When was version 2.0 released?", "when"),
         ("What email address should I write to?", "email"),
         ("which e-mail do I report bugs to", "email"),
