@@ -160,8 +160,8 @@ class ReaderConfig:
     # sentence introduces ("The following three modes are supported." then the items) when that sentence scores within
     # this margin of the best one: the items themselves seldom share the question's words.
     list_margin: float = 0.25
-    # Below this score no sentence answers closely enough: abstain.
-    min_support: float = 0.3
+    # Below this score no sentence answers closely enough: abstain. (Every fold of this release's fit picks 0.2.)
+    min_support: float = 0.2
     # Below this cosine between question and best sentence the documents are taken not to discuss it,
     # whatever words overlap (semantic abstention; missing ordinary words alone never abstain).
     min_dense: float = 0.0
@@ -182,11 +182,12 @@ class ReaderConfig:
     focus_min: float = 0.45
     # Yes/no: "Yes" when the missing share of the question's weight is at most this.
     yes_max_missing: float = 0.4
-    # The LM judge's P("Yes") that the chosen sentences answer the question; below this, abstain.
-    judge_min: float = 0.5
+    # The LM judge's P("Yes") that the chosen sentences answer the question; below this, abstain. (0: the judge alone
+    # declines nothing; it declines with the LM's short answer, below. Every fold of this release's fit picks 0.)
+    judge_min: float = 0.0
     # ... and when the LM, asked for a short answer from those sentences, replies that they hold none, the judge
-    # must reach this instead (0 = its NONE alone never abstains: since judge_min_if_uncopied, every fit picks 0).
-    judge_min_if_none: float = 0.0
+    # must reach this instead (every fold of this release's fit picks 0.5; the release before's folds split).
+    judge_min_if_none: float = 0.5
     # A question asking for a figure, date, name or place (rag.extract.TYPED_KINDS) whose short answer the LM could
     # not copy from those sentences (it said none, made one up, or repeated a whole sentence) needs this judge.
     judge_min_if_uncopied: float = 0.9

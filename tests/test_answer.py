@@ -342,7 +342,7 @@ def test_a_direct_answer_that_is_not_a_phrase_of_the_evidence_is_dropped(make_co
 
 @pytest.mark.parametrize(("p_yes", "abstains"), [(0.05, True), (0.9, False)])
 def test_the_judge_can_only_turn_an_answer_into_an_abstention(make_config, p_yes, abstains):
-    pipe = Pipeline.load(make_config(**{"generate.tasks": ["judge"]}), embedder=FakeEmbedder(),
+    pipe = Pipeline.load(make_config(**{"generate.tasks": ["judge"], "reader.judge_min": 0.5}), embedder=FakeEmbedder(),
                          generator=FakeGenerator(yes=p_yes), progress=False)
     events = list(pipe.stream(HOW_MANY))
     ans = events[-1]
