@@ -140,12 +140,6 @@ class QuestionInfo:
 # "Summarize ...", "what is this about", "main points of ...", "give me the gist", "tl;dr". A summary noun asks for
 # one only where it is what is wanted ("an overview of", "the gist?"), not where it names a thing ("In the summary
 # table, which range ...?" asks for a row).
-# Words by which a question points at the document itself ("what is this page about"): no topic within it.
-_SELF_WORDS = {stem(w) for w in ("page", "pages", "document", "doc", "docs", "article", "file", "text", "site", "wiki",
-                                  "post", "paper", "writeup", "thing", "content", "contents",
-                                  # ... and the words of the request ("summarize", "main points")
-                                  "summarize", "summarise", "summary", "recap", "outline", "gist", "overview", "tldr",
-                                  "main", "key", "point", "points", "idea", "ideas", "takeaway", "takeaways", "short")}
 _SUMMARY = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|sum up|recap|outline)\b"
     r"|\b(?:summary|gist|overview|tl;?dr)(?=\s*(?:$|[^\w\s]|(?:of|for|on|about|in|please|pls|plz)\b))"
@@ -153,6 +147,12 @@ _SUMMARY = re.compile(
     r"|^\s*what(?:'s| is| are)\s+(?:this|these|it|the)\s+(?:[\w.-]+\s+){0,5}?(?:all\s+)?about\s*\??\s*$",
     re.IGNORECASE,
 )
+# Words by which a question points at the document itself ("what is this page about"): no topic within it.
+_SELF_WORDS = {stem(w) for w in ("page", "pages", "document", "doc", "docs", "article", "file", "text", "site", "wiki",
+                                  "post", "paper", "writeup", "thing", "content", "contents",
+                                  # ... and the words of the request ("summarize", "main points")
+                                  "summarize", "summarise", "summary", "recap", "outline", "gist", "overview", "tldr",
+                                  "main", "key", "point", "points", "idea", "ideas", "takeaway", "takeaways", "short")}
 
 _CHOICE = re.compile(r"\w\s+or\s+(?!not\b)\w", re.IGNORECASE)
 
@@ -706,7 +706,8 @@ class Reader:
         docs = {d.source for d in self.index.corpus.documents}
         source = self.named_document(info.text) or (next(iter(docs)) if len(docs) == 1 else passages[0].source)
         # A summary of a section: the retrieved passages when the question names something in them.
-        topic = [t for t in info.terms if t not in set(content_terms(self.index.corpus.get(source).title)) | _SELF_WORDS]
+        named = set(content_terms(self.index.corpus.get(source).title)) | _SELF_WORDS
+        topic = [t for t in info.terms if t not in named]
         sids = [i for i, s in enumerate(self.index.sentences) if s.source == source][:400]
         section = self.named_section(source, topic)
         if section:  # "Summarize the termination section of the lease": that section, whole

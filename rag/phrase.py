@@ -88,8 +88,7 @@ SHORT_SENTENCE_WORDS = 8
 
 
 # A bare figure reads better with what it counts: "5" for "how long may it be" is "5 words" in the sentence.
-_BARE_FIGURE = re.compile(r"\d[\d,.]*|(?i:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                          r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)")
+_BARE_FIGURE = re.compile(rf"\d[\d,.]*|(?i:{'|'.join(_NUMBER_WORDS)})")
 # (Not the first letter of an abbreviation: "50,000 U.S. troops" does not count "U"s.)
 _UNIT_AFTER = re.compile(r"[ \t]+([A-Za-z]+)\b(?!\.[A-Za-z])")
 
