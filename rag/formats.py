@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,16 @@ def _lines(text: str, base: int = 0) -> list[tuple[int, int]]:
 _LINE_CONTINUES = frozenset("a an the and or but nor of to in on at by for from with into onto than that as".split())
 
 
-def _is_text_heading(line: str, next_para: str | None) -> bool:
-    """A short title line standing alone: "Definitions", "1. Scope.", "TERMS AND CONDITIONS"."""
+# What a title line never holds: an address, a shell's or a program's punctuation, a command's option ("frob -v
+# file"), a "label: text" line (an FAQ's "A:  frob -d f | tar xf -", "flags: must be zero", "Usage: frob FILE").
+# (An option or "name=value" alone may be a term that heads its description in a manual.)
+_NOT_TITLE = re.compile(r"://|\bwww\.|@\w|[|<>{}`$]|#!|~/|^\S+:\s|\s--?[a-z]")
+
+
+def _is_text_heading(line: str, next_para: str | None, margin: int = 0, width: int = 0) -> bool:
+    """A short title line standing alone: "Definitions", "1. Scope.", "TERMS AND CONDITIONS"; not a command, an
+    address or a label line, nor a line set in deeper than the text's margin (an example: "  frob --all") unless
+    it is centred in the text's width (a licence's "Preamble")."""
     s = line.strip()
     words = s.split()
     if not s or len(s) > 90 or len(words) > 12 or ITEM_START.match(s) and not _NUMBERED_HEADING.fullmatch(s):
@@ -129,6 +138,11 @@ def _is_text_heading(line: str, next_para: str | None) -> bool:
         return True
     if s.isupper() and any(c.isalpha() for c in s):
         return True
+    if _NOT_TITLE.search(s):
+        return False
+    indent = _indent(line)
+    if indent > margin and not (indent >= 8 and abs(indent - (width - len(s)) / 2) <= 6):
+        return False
     if re.search(r"[.!?;,:…\"”)]$", s) or words[-1] in _LINE_CONTINUES:  # ("Appendix A" is a title)
         return False
     return next_para is not None and len(next_para.strip()) > len(s)
@@ -209,6 +223,9 @@ def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: s
     """Hard-wrapped or not: blank lines break paragraphs; wrapped lines join; items and clauses are units."""
     lines = _lines(text)
     paras = _definitions(text, _paragraph_runs(text, lines))
+    indents = Counter(_indent(text[s:e]) for s, e in lines if text[s:e].strip())
+    margin = indents.most_common(1)[0][0] if indents else 0  # where the body's lines start
+    width = _wrap_width(text, lines)
     blocks: list[Block] = []
     after_item = 0  # the number of the numbered item on the line just above (0: none)
     for i, para in enumerate(paras):
@@ -225,12 +242,13 @@ def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: s
                 continue
         if len(para) == 1:
             nxt = text[paras[i + 1][0][0] : paras[i + 1][-1][1]] if i + 1 < len(paras) else None
-            line = text[para[0][0] : para[0][1]].strip()
+            raw = text[para[0][0] : para[0][1]]
+            line = raw.strip()
             opening_title = not blocks and len(line.split()) <= 10 and not re.search(r"[.!?;,:]$", line)
             # "2. Tag the release." on the line after item 1 is the list's next item, not a numbered title ("4. Limits."
             # after a blank line may be one).
             in_list = number and (m := _ITEM_NUMBER.match(line)) and int(m.group(1)) == number + 1
-            if not in_list and (opening_title or _is_text_heading(line, nxt)):
+            if not in_list and (opening_title or _is_text_heading(raw, nxt, margin, width)):
                 blocks.append(Block(*_trim(text, *para[0]), "heading", 2))
                 continue
         kind: BlockKind = "item" if ITEM_START.match(text[para[0][0] : para[0][1]]) else "paragraph"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 
 # Dotted acronyms (U.S., e.g.) stay one token; possessive 's is dropped; numbers keep their commas. Letters are any
 # script's ("Zürich", "日本"); accents are folded so "cafe" finds "café".
@@ -224,6 +225,50 @@ def name_roots(word: str) -> set[str]:
     word = word.lower()
     forms = {word, _DEMONYM_SUFFIX.sub("", word)}
     return {r for f in forms for r in (f, f[:-1] if f[-1:] in ("a", "e", "i", "o", "u") else f) if len(r) >= 4}
+
+
+# A name of several capitalized words ("United States", "Department of Defense") and the acronyms written for names.
+_CAPITAL_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:(?:of|and|for|the)\s+)*[A-Z][a-z]+)+")
+_ACRONYM = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,}(?![\w])|\b[A-Z][A-Za-z]?[A-Z]{1,4}s?\b")
+
+
+def _initials(words: Sequence[str]) -> set[str]:
+    """ "Department of Defense" -> {"DD", "DOD"}: with and without its small words."""
+    return {"".join(w[0] for w in words if w[0].isupper()), "".join(w[0] for w in words).upper()}
+
+
+def _runs(text: str) -> Iterator[list[str]]:
+    """Each name of several capitalized words, longest first without its first words ("Did the Department of
+    Defense", "The European Union": a sentence's first word is capitalized)."""
+    for m in _CAPITAL_RUN.finditer(text):
+        words = m.group().split()
+        for i in range(len(words) - 1):
+            if words[i][0].isupper() and sum(w[0].isupper() for w in words[i:]) >= 2:
+                yield words[i:]
+
+
+def _acronym(written: str) -> str:
+    return written.replace(".", "").rstrip("s").upper()
+
+
+def acronyms(text: str) -> tuple[set[str], set[str]]:
+    """The acronyms a text writes ("U.S." and "US" as "US", "DoD" as "DOD"), and the initials of the names it spells
+    out ("European Union" as "EU"): so a question may say either."""
+    return {_acronym(m.group()) for m in _ACRONYM.finditer(text)}, {a for run in _runs(text) for a in _initials(run)}
+
+
+def named_by_acronym(question: str, known: tuple[set[str], set[str]]) -> set[str]:
+    """Stems of the question's name words written one way while the documents write the other: "United States"
+    where they say "U.S.", "EU" where they say "European Union" (``known``: the documents' ``acronyms``)."""
+    written, spelled = known
+    out: set[str] = set()
+    for run in _runs(question):
+        if _initials(run) & written:
+            out |= {stem(w.lower()) for w in run}
+    for m in _ACRONYM.finditer(question):
+        if _acronym(m.group()) in spelled:
+            out |= {stem(t) for t in tokens(m.group())}
+    return out
 
 
 def is_demonym(word: str) -> bool:

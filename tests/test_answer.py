@@ -820,6 +820,23 @@ def test_a_figure_question_that_names_its_document_by_file_name_is_not_unbound(m
     assert ans.signals["direct"] == "copied" and ans.answer == "0.21 [1]"
 
 
+@pytest.mark.parametrize(("question", "status"), [
+    ("which frob version does the browse tool need?", "copied"),
+    ("which python version does the browse tool need?", "unbound"),  # a figure of Frob's versions, not Python's
+])
+def test_a_version_is_an_answer_only_for_what_it_is_the_version_of(make_config, tmp_path, question, status):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "manual.md").write_text("# Tools\n\nThe browse tool needs a Python interpreter on the machine. It draws a "
+                                      "graph of the build.\n\nThe browse tool is available since Frob version 1.2.\n",
+                                      encoding="utf-8")
+    pipe = Pipeline.load(make_config(folder, **BOTH), embedder=FakeEmbedder(), generator=FakeGenerator("1.2", yes=0.8),
+                         progress=False)
+    ans = pipe.ask(question)
+    assert ans.signals["direct"] == status
+    assert (ans.answer == "1.2 [1]") is (status == "copied")
+
+
 WIDGETD = {
     "widgetd-install.md": "# Installing widgetd\n\nRun the installer, then start the service with the init script.\n",
     "widgetd-cache.md": "# The widgetd cache\n\nThe cache lives under the state folder and is pruned nightly.\n",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import chunk_documents, count_tokens, paragraphs, split_sentences
+from rag.chunk import chunk_documents, chunk_parsed, count_tokens, paragraphs, split_sentences
 from rag.schema import Document
 
 from .conftest import ARTICLE
@@ -96,3 +96,14 @@ def test_a_chunk_heading_is_its_sections_heading_path():
     assert headings["Imports keep offsets."] == "2.4.0 › Fixed"  # the two "Fixed" sections are told apart
     assert headings["Zero totals validate."] == "2.3.1 › Fixed"
     assert headings["Deep text."] == "B › C › D"  # the deepest three
+
+
+def test_a_question_that_would_end_a_chunk_opens_the_next_with_its_answer():
+    from rag.formats import parse_text
+
+    filler = " ".join(["Frob widgets are configured in the main file."] * 4)
+    text = f"Frob FAQ\n\n{filler}\n\nQ:  The frob build is too big. How can I make it smaller?\n\nA:  Give --enable-small to the configure script.\n"
+    chunks, _ = chunk_parsed(parse_text("faq.txt", text), max_tokens=62, overlap=0)
+    holding = [c for c in chunks if "How can I make it smaller?" in c.text]
+    assert len(holding) == 1 and "--enable-small" in holding[0].text
+    assert all(text[c.start : c.end] == c.text for c in chunks)

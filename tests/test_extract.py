@@ -58,6 +58,10 @@ from rag.text import name_roots
         ("What URL scheme does the player handle?", "other"),  # a scheme, not an address
         ("Which email client is supported?", "other"),
         ("Does it send email?", "yesno"),
+        # The first wh-word asks; "how many" inside is part of what it asks about.
+        ("What mechanism lets me cap how many link steps run at once?", "other"),
+        ("Roughly how much memory does frob set aside?", "how_many"),
+        ("In which Japanese city is the office?", "where"),  # a place, its adjective between
     ],
 )
 def test_question_kinds(question, kind):
@@ -285,6 +289,7 @@ def test_words_of_any_script_are_tokens_and_accents_fold():
 @pytest.mark.parametrize(
     ("sentence", "asks"),
     [("Q: How do I reset my password?", True), ('??? note "Where are backups stored?"', True),
+     ("Q:  The default build is too big.", True),  # an FAQ's question, whatever its first sentence ends with
      ("Backups are stored in the bucket.", False), ("Use grep -E (or egrep?) for that.", False)],
 )
 def test_a_question_the_text_asks_is_recognised(sentence, asks):
@@ -306,3 +311,49 @@ def test_an_english_word_written_as_a_call_is_a_specific_thing_asked_about():
 
     assert "inflat" in specific_terms("How many bytes does inflate() need for its state?")
     assert "inflat" not in specific_terms("How many bytes does it inflate to?")
+
+
+@pytest.mark.parametrize(
+    ("question", "excused"),
+    [
+        ("What does the United States ask of its allies?", {"unit", "state"}),  # the documents write "U.S."
+        ("What does the EU require?", {"eu"}),  # the documents spell out "European Union"
+        ("Did the Department of Defense agree?", {"depart", "of", "defens"}),  # "DoD"; not the sentence's "Did"
+        ("Is Peter Hansen in charge?", set()),  # initials of a name the documents spell otherwise excuse nothing
+        ("What did the Warsaw Pact do?", set()),
+    ],
+)
+def test_a_name_written_out_or_as_its_acronym_is_the_same_name(question, excused):
+    from rag.text import acronyms, named_by_acronym
+
+    known = acronyms("The U.S. and the European Union met. DoD staff and Pete Hegseth came. NATO members spoke.")
+    assert named_by_acronym(question, known) == excused
+
+
+@pytest.mark.parametrize(
+    ("question", "whose"),
+    [
+        ("which python version does frob -t browse need", ["python"]),
+        ("What is the minimum FreeWidget version frob requires?", ["freewidget"]),
+        ("which version of Python is the default", ["python"]),
+        ("what version of the spec is it?", []),  # the document's own version
+        ("what version is it", []),
+    ],
+)
+def test_a_version_question_says_whose_version(question, whose):
+    from rag.extract import version_of
+    from rag.text import stem
+
+    assert version_of(question) == [stem(w) for w in whose]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "ok"),
+    [("Frob is generally 2-6x as fast as libfoo.", True), ("It runs three times faster.", True),
+     ("Frob is twice as fast.", True), ("Frob ran 6 jobs in total.", False)],
+)
+def test_how_many_times_asks_for_a_multiple(sentence, ok):
+    from rag.extract import Reader
+
+    reader = Reader.__new__(Reader)  # (no embedder needed: a multiple is told by its form)
+    assert reader._focus_ok("times faster than plain libfoo", sentence) is ok

@@ -378,3 +378,46 @@ def test_a_line_that_stops_on_a_function_word_goes_on_in_the_next():
     text = "Appendix A\n\nThe fees are listed in the table of charges.\n"  # a capital "A" ends a title
     assert [b.kind for b in parse_text("fees.txt", text).blocks] == ["heading", "paragraph"]
 
+
+
+FAQ = """Frob Tools FAQ
+==============
+
+Introduction to the tools is given in this first paragraph, which is long.
+
+Q:  The default build of libfrob is too big. How can I make it smaller?
+
+A:  frob -dc foo.tar.frob | tar xf -
+
+If you want to restore the upstream default, add this to the frob config:
+
+  FrobQoS af21 cs1
+
+See also:
+
+  https://bugs.example.org/923879
+
+                                  Preamble
+
+The licenses for most software are designed to take away your freedom to share and change it.
+"""
+
+
+@pytest.mark.parametrize("line", [
+    "A:  frob -dc foo.tar.frob | tar xf -",  # an FAQ's answer
+    "FrobQoS af21 cs1",  # an example set in deeper than the text
+    "https://bugs.example.org/923879",  # an address
+])
+def test_a_plain_text_command_address_or_answer_line_is_no_heading(line):
+    parsed = parse_text("faq.txt", FAQ)
+    text = parsed.document.text
+    blocks = {text[b.start : b.end]: b.kind for b in parsed.blocks}
+    assert blocks[line] != "heading"
+    _, units = _exact(parsed)
+    assert line in [u.text for u in units]  # citable, as every line of prose or code is
+
+
+def test_a_centred_title_line_stays_a_heading():
+    parsed = parse_text("faq.txt", FAQ)
+    text = parsed.document.text
+    assert {text[b.start : b.end]: b.kind for b in parsed.blocks}["Preamble"] == "heading"
