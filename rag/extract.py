@@ -290,7 +290,7 @@ NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
 _WORDY = re.compile(r"[^\W\d_]{2,}")
 _NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
-# A line that is nothing but an address ("http://www.example.org/licenses/" under a licence's title) answers only a
+# A line that is nothing but an address ("http://www.example.org/frob/" under a title) answers only a
 # question for an address or a place to go.
 _BARE_ADDRESS = re.compile(r"\s*<?(?:(?:https?|ftp)://|www\.)\S+\s*|\s*<?[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?\s*", re.I)
 _ASKS_ADDRESS = re.compile(r"\b(?:links?|urls?|web\s*sites?|sites?|pages?|address(?:es)?|home\s*page|download|e-?mail|contact)\b", re.I)
