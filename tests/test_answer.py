@@ -1223,3 +1223,33 @@ def test_a_summary_of_the_page_itself_reads_the_whole_page_and_no_code(make_conf
     answer = pipe.ask(question)
     assert answer.citations[0].text == "Frob compresses logs before they are shipped to the archive."
     assert not any("--level" in c.text for c in answer.citations)
+
+
+def _extractive_over(make_config, tmp_path, files: dict[str, str]) -> Pipeline:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return Pipeline.load(make_config(folder, **{"generate.backend": "none"}), embedder=FakeEmbedder(), progress=False)
+
+
+def test_an_faq_answer_is_read_with_every_sentence_of_its_question(make_config, tmp_path):
+    pipe = _extractive_over(make_config, tmp_path, {"faq.txt": (
+        "Frob FAQ\n\nQ:  The default build of libfrob is too big. How can I make it smaller?\n\n"
+        "A:  Give --enable-small to the script.\n\nQ:  Can I run frob on a toaster?\n\nA:  No. It needs a real machine.\n")})
+    ans = pipe.ask("the default libfrob build is too big, what do i do")
+    assert ans.answer == "A: Give --enable-small to the script. [1]"
+    _exact(pipe, ans)
+
+
+@pytest.mark.parametrize(("question", "cites_address"), [
+    ("is the frob license grant temporary or forever", False),
+    ("what is the url of the frob license", True),
+])
+def test_a_line_that_is_only_an_address_answers_only_for_an_address(make_config, tmp_path, question, cites_address):
+    pipe = _extractive_over(make_config, tmp_path, {"license.txt": (
+        "                              Frob License\n\n                  http://www.example.org/frob/license/grant/\n\n"
+        "The grant is perpetual and irrevocable for every user.\n\nOther terms apply in other places.\n")})
+    ans = pipe.ask(question)
+    assert any(c.text.startswith("http://") for c in ans.citations) is cites_address
+    assert cites_address or "perpetual" in ans.answer
