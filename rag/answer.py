@@ -280,6 +280,8 @@ class Pipeline:
                     direct, found, answer.signals["direct"] = None, None, "unbound"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
+                if direct is not None and found is not None and self.reader.outranks(decision.evidence[0], found, direct.text):
+                    direct, answer.signals["direct"] = None, "outranked"
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w, reply or "",
                                          answer.signals.get("best_dense", 0.0))) and w.abstain:
                     return self._abstain(answer, why)

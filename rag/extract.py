@@ -981,6 +981,13 @@ class Reader:
         split at "_" and "-"): what a sentence can be said to speak of."""
         return stems(self._where_said(evidence).replace("_", " ").replace("-", " "))
 
+    def outranks(self, best: Evidence, found: Evidence, answer: str) -> bool:
+        """Does the reader's first sentence, holding a figure of its own, cover the question so much better than the
+        runner-up the LM copied a bare figure from that the figure is the LM's misreading ("4" of "depth = 4" for
+        "console pool depth", over "... a pool named console with a depth of 1.")?"""
+        return (found.sentence != best.sentence and bool(BARE_FIGURE.fullmatch(answer.strip()))
+                and bool(NUMBER.search(best.sentence.text)) and best.lexical >= found.lexical + OUTRANKS)
+
     def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence, answer: str = "") -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
 
@@ -1256,6 +1263,7 @@ UNCOPIED = ("none", "not_copied", "restates", "no_figure", "unbound")
 # of the unanswerable reached 0.86.
 ASKED_HERE = 0.9
 MADE_UP = ("not_copied", "restates", "unbound")  # a short answer the LM gave that is in none of the sentences, or beside them
+OUTRANKS = 0.4  # how much more of the question's words the reader's sentence must carry to overrule the LM's figure
 BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*")  # "37", "1,024", "1000..60000": a figure with nothing it counts
 FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for
 

@@ -1253,3 +1253,15 @@ def test_a_line_that_is_only_an_address_answers_only_for_an_address(make_config,
     ans = pipe.ask(question)
     assert any(c.text.startswith("http://") for c in ans.citations) is cites_address
     assert cites_address or "perpetual" in ans.answer
+
+
+def test_a_bare_figure_from_a_runner_up_loses_to_the_readers_far_closer_sentence(make_config, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "pools.md").write_text("# Pools\n\nThere is a built-in pool named console with a depth of 1.\n\n"
+                                     "An example follows.\n\n    pool link_pool\n      depth = 4\n", encoding="utf-8")
+    pipe = Pipeline.load(make_config(folder, **BOTH), embedder=FakeEmbedder(), generator=FakeGenerator("4", yes=0.8),
+                         progress=False)
+    ans = pipe.ask("console pool depth")
+    assert ans.signals["direct"] == "outranked"
+    assert ans.answer.startswith("There is a built-in pool named console with a depth of 1.")
