@@ -847,14 +847,46 @@ class Reader:
         return "\n".join([d.text.lower().replace("\\_", "_") for d in docs] + [f"{d.title} {d.source}".lower() for d in docs])
 
     def missing_identifiers(self, question: str) -> list[str]:
-        """The question's snake_case identifiers ("FROB_OPTIONS") and versioned names ("HTTP/2", "ARM64") that no
-        document contains, lower case.
+        """The question's snake_case identifiers ("FROB_OPTIONS"), versioned names ("HTTP/2", "ARM64") and lower-case
+        words unknown to English ("frobread") that no document contains, lower case.
 
         Word by word every part may be there ("frob", "options"; "http" and "2") while the thing named is not: such a
         name is missing like any other. (Hyphenated words are left out: prose writes "long-range" and "long range".)
         """
         snake = [i.lower() for i in dict.fromkeys(_SNAKE.findall(question)) if i.lower() not in self._folded_text]
-        return snake + [v.lower() for v in dict.fromkeys(versioned_names(question)) if not versioned_in(v, self._folded_text)]
+        found = snake + [v.lower() for v in dict.fromkeys(versioned_names(question)) if not versioned_in(v, self._folded_text)]
+        return found + [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w not in found and self._unknown_word(w)]
+
+    def _unknown_word(self, word: str) -> bool:
+        """A lower-case word that English hardly knows and no document holds ("gzread", "crc32" typed in a question
+        about other functions): a name, typed the way people type names, that the documents lack. (Typos are
+        corrected toward the documents' words, or common English ones, before the question gets here.)"""
+        from wordfreq import zipf_frequency
+
+        if word in STOPWORDS or not re.search(r"[a-z]", word) or word in self._folded_text:
+            return False
+        if (m := _GLUED_VERSION.fullmatch(word)) and re.search(rf"\b{m.group(1)}", self._folded_text):
+            return False  # "gplv3", "py3" of a name the documents write apart from its version
+        if zipf_frequency(word, "en") >= UNKNOWN_ZIPF or fuzzy_in(stem(word), self.vocabulary):
+            return False
+        return not self._near_a_word(word)
+
+    def _near_a_word(self, word: str) -> bool:
+        """A slip the speller left ("jaapns" of "Japan's", "prnues"): within two edits of a document word that starts
+        with the same letter, or one (two for a long word) of a common English word."""
+        from symspellpy import Verbosity
+        from symspellpy.editdistance import DistanceAlgorithm, EditDistance
+
+        from .spelling import COMMON, english
+
+        distance = EditDistance(DistanceAlgorithm.DAMERAU_OSA)
+        if any(w[0] == word[0] and abs(len(w) - len(word)) <= 2 and distance.compare(word, w, 2) >= 0
+               for w in self.word_counts if len(w) >= 4):
+            return True
+        from wordfreq import zipf_frequency
+
+        near = english().lookup(word, Verbosity.CLOSEST, max_edit_distance=1 if len(word) <= 6 else 2)
+        return any(zipf_frequency(s.term, "en") >= COMMON for s in near)
 
     @functools.cached_property
     def _named_by(self) -> dict[str, set[str]]:
@@ -1263,6 +1295,11 @@ UNCOPIED = ("none", "not_copied", "restates", "no_figure", "unbound")
 # of the unanswerable reached 0.86.
 ASKED_HERE = 0.9
 MADE_UP = ("not_copied", "restates", "unbound")  # a short answer the LM gave that is in none of the sentences, or beside them
+# A lower-case question word rarer than this in English (wordfreq's Zipf scale: 1.5 is once in 30 million words) and in
+# no document is a name they lack; the speller's bound for a typo (rag.spelling.RARE).
+UNKNOWN_ZIPF = 1.5
+_LOWER_WORD = re.compile(r"(?<![\w./@-])[a-z][a-z0-9]{3,}(?![\w/@]|[.-]\w)")
+_GLUED_VERSION = re.compile(r"([a-z]{2,}?)v?\d+(?:\.\d+)*")
 OUTRANKS = 0.4  # how much more of the question's words the reader's sentence must carry to overrule the LM's figure
 BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*")  # "37", "1,024", "1000..60000": a figure with nothing it counts
 FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for

@@ -1265,3 +1265,19 @@ def test_a_bare_figure_from_a_runner_up_loses_to_the_readers_far_closer_sentence
     ans = pipe.ask("console pool depth")
     assert ans.signals["direct"] == "outranked"
     assert ans.answer.startswith("There is a built-in pool named console with a depth of 1.")
+
+
+@pytest.mark.parametrize(("word", "unknown"), [
+    ("frobread", True),  # a name typed lower case that no document holds
+    ("jaapns", False),  # a slip of "Japan's" the speller left
+    ("frobv3", False),  # a document's name glued to a version
+    ("inflate", False),  # the documents' own word
+    ("checksum", False),  # English knows it: a paraphrase, never a missing name
+])
+def test_a_lower_case_word_english_hardly_knows_and_no_document_holds_is_a_missing_name(make_config, tmp_path, word,
+                                                                                        unknown):
+    pipe = _extractive_over(make_config, tmp_path, {"notes.txt": (
+        "The Frob v3 library reads compressed files with inflate() and writes them with deflate().\n\n"
+        "Japan's engineers first used it in their own tools.\n")})
+    assert pipe.reader._unknown_word(word) is unknown
+    assert (word in pipe.reader.missing_identifiers(f"how do i use {word} here")) is unknown
