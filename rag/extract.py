@@ -858,7 +858,7 @@ class Reader:
         return found + [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w not in found and self._unknown_word(w)]
 
     def _unknown_word(self, word: str) -> bool:
-        """A lower-case word that English hardly knows and no document holds ("gzread", "crc32" typed in a question
+        """A lower-case word that English hardly knows and no document holds ("frobread", "zq32" typed in a question
         about other functions): a name, typed the way people type names, that the documents lack. (Typos are
         corrected toward the documents' words, or common English ones, before the question gets here.)"""
         from wordfreq import zipf_frequency
@@ -866,13 +866,13 @@ class Reader:
         if word in STOPWORDS or not re.search(r"[a-z]", word) or word in self._folded_text:
             return False
         if (m := _GLUED_VERSION.fullmatch(word)) and re.search(rf"\b{m.group(1)}", self._folded_text):
-            return False  # "gplv3", "py3" of a name the documents write apart from its version
+            return False  # "frobv3", "py3" of a name the documents write apart from its version
         if zipf_frequency(word, "en") >= UNKNOWN_ZIPF or fuzzy_in(stem(word), self.vocabulary):
             return False
         return not self._near_a_word(word)
 
     def _near_a_word(self, word: str) -> bool:
-        """A slip the speller left ("jaapns" of "Japan's", "prnues"): within two edits of a document word that starts
+        """A slip the speller left ("widgtes" of "widget's", "prnues"): within two edits of a document word that starts
         with the same letter, or one (two for a long word) of a common English word."""
         from symspellpy import Verbosity
         from symspellpy.editdistance import DistanceAlgorithm, EditDistance
