@@ -472,6 +472,8 @@ class Reader:
             return True
         if _TIMES_ASK.match(focus):  # "how many times faster": a multiple ("2-6x as fast", "three times", "twice")
             return bool(_MULTIPLE.search(sentence))
+        if (unit := _MEASURE_UNITS.get(focus.split()[0].lower())) and re.search(rf"\d(?:[\d,.]*\d)?\s*{unit}", sentence, re.I):
+            return True  # "how much memory": "256K bytes for the internal state" (the words after it need not say so)
         windows = [" ".join(sentence[m.end():].split()[:4]) for m in NUMBER.finditer(sentence)]
         windows = [w for w in windows if w]
         if not windows:
@@ -1313,9 +1315,16 @@ _VERSION_WORDS = frozenset(content_terms("minimum maximum latest oldest newest e
                                          "document doc manual page file standard release"))
 
 
-_TIMES_ASK = re.compile(r"times?\b", re.I)
+_TIMES_ASK = re.compile(r"times\b", re.I)
 _MULTIPLE = re.compile(r"\d(?:[\d.,]*\d)?\s*(?:x|×|times|-fold|fold)\b|\b(?:twice|thrice|double[sd]?|triple[sd]?|halve[sd]?|"
                        r"(?:two|three|four|five|six|seven|eight|nine|ten|hundred|thousand)(?:\s+|-)(?:times|fold))\b", re.I)
+
+
+# What "how much <noun>" measures, by the units a figure of it is written in.
+_BYTES = r"(?:[kmgtp]i?b?|bytes?|kilobytes?|megabytes?|gigabytes?|terabytes?)\b"
+_DURATION = r"(?:ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?)\b"
+_MEASURE_UNITS = {**dict.fromkeys(("memory", "ram", "space", "disk", "storage", "size"), _BYTES),
+                  **dict.fromkeys(("time", "delay", "timeout"), _DURATION)}
 
 
 def version_of(question: str) -> list[str]:

@@ -357,3 +357,15 @@ def test_how_many_times_asks_for_a_multiple(sentence, ok):
 
     reader = Reader.__new__(Reader)  # (no embedder needed: a multiple is told by its form)
     assert reader._focus_ok("times faster than plain libfoo", sentence) is ok
+
+
+@pytest.mark.parametrize(
+    ("focus", "sentence", "ok"),
+    [("memory", "It will allocate on the order of 256K bytes for the internal state.", True),
+     ("disk", "The cache holds 2 GB at most.", True), ("time", "It waits 10 seconds.", True)],
+)
+def test_how_much_of_a_measure_is_a_figure_in_its_units(focus, sentence, ok):
+    from rag.extract import Reader
+
+    reader = Reader.__new__(Reader)  # (no embedder needed: the unit says what is measured)
+    assert reader._focus_ok(focus, sentence) is ok
