@@ -189,6 +189,9 @@ def asks_several(question: str) -> bool:
 
 # A clause's own wh-word, at the start or after a lead-in ("In the policy, where can I find which versions ...?"):
 # what it asks comes before a figure the clause mentions ("which versions" there asks for no figure).
+# A question typed as a search that ends on what a figure gives ("frobd default port"), no wh-word in it.
+_TERSE_FIGURE = re.compile(r"^(?!.*\b(?:what|which|who|whom|whose|where|when|why|how)\b)(?:[\w.+-]+\s+){0,6}"
+                           r"(?:port|version|depth|timeout|limit|size|length)(?:\s+(?:number|no))?\s*\??$", re.I)
 # "What mechanism lets me cap how many jobs run?": the first wh-word asks; "how many" is part of what it asks about.
 _OTHER_WH_FIRST = re.compile(r"\W*(?:[^,?]*,\s*)?(?:what|which|who|whom|whose|where|when|why)\b(?!\W+how\b)", re.I)
 _LEAD_WH = re.compile(rf"^(?:[^,?]*,\s*)?(?P<wh>where|who|whom|whose|when|why)\s+{_AUX}\b", re.IGNORECASE)
@@ -212,6 +215,8 @@ def analyze(question: str) -> QuestionInfo:
             kind = _LEAD_KINDS[m.group("wh").lower()]
     if kind == "other" and not _WH.search(question) and _YESNO_INNER.search(question):
         kind = "yesno"
+    if kind == "other" and _TERSE_FIGURE.search(question):
+        kind = "number"  # "frobd default port", "cache file version": typed as a search, asking for a figure
     if kind == "yesno" and _CHOICE.search(question):
         kind = "other"  # "Is the grant temporary or forever?" asks which, not whether
     body = re.sub(r"^\W*\w+", "", question)  # the first word is capitalized anyway

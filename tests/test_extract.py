@@ -62,6 +62,8 @@ from rag.text import name_roots
         ("What mechanism lets me cap how many link steps run at once?", "other"),
         ("Roughly how much memory does frob set aside?", "how_many"),
         ("In which Japanese city is the office?", "where"),  # a place, its adjective between
+        ("frobd web interface default port", "number"),  # typed as a search: a figure
+        ("does it have a size limit", "yesno"),
     ],
 )
 def test_question_kinds(question, kind):
