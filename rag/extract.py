@@ -33,13 +33,13 @@ from .text import (
     PERIOD,
     STOPWORDS,
     WHAT_IS,
+    acronyms,
     content_terms,
     fuzzy_in,
     has_name,
     mentions_people,
     name_roots,
     named_by_acronym,
-    acronyms,
     stem,
     stems,
     term_weight,
@@ -187,13 +187,13 @@ def asks_several(question: str) -> bool:
     return False
 
 
-# A clause's own wh-word, at the start or after a lead-in ("In the policy, where can I find which versions ...?"):
-# what it asks comes before a figure the clause mentions ("which versions" there asks for no figure).
 # A question typed as a search that ends on what a figure gives ("frobd default port"), no wh-word in it.
 _TERSE_FIGURE = re.compile(r"^(?!.*\b(?:what|which|who|whom|whose|where|when|why|how)\b)(?:[\w.+-]+\s+){0,6}"
                            r"(?:port|version|depth|timeout|limit|size|length)(?:\s+(?:number|no))?\s*\??$", re.I)
 # "What mechanism lets me cap how many jobs run?": the first wh-word asks; "how many" is part of what it asks about.
 _OTHER_WH_FIRST = re.compile(r"\W*(?:[^,?]*,\s*)?(?:what|which|who|whom|whose|where|when|why)\b(?!\W+how\b)", re.I)
+# A clause's own wh-word, at the start or after a lead-in ("In the policy, where can I find which versions ...?"):
+# what it asks comes before a figure the clause mentions ("which versions" there asks for no figure).
 _LEAD_WH = re.compile(rf"^(?:[^,?]*,\s*)?(?P<wh>where|who|whom|whose|when|why)\s+{_AUX}\b", re.IGNORECASE)
 _LEAD_KINDS: dict[str, Kind] = {"where": "where", "who": "who", "whom": "who", "whose": "who", "when": "when", "why": "why"}
 
@@ -883,6 +883,7 @@ class Reader:
         with the same letter, or one (two for a long word) of a common English word."""
         from symspellpy import Verbosity
         from symspellpy.editdistance import DistanceAlgorithm, EditDistance
+        from wordfreq import zipf_frequency
 
         from .spelling import COMMON, english
 
@@ -890,8 +891,6 @@ class Reader:
         if any(w[0] == word[0] and abs(len(w) - len(word)) <= 2 and distance.compare(word, w, 2) >= 0
                for w in self.word_counts if len(w) >= 4):
             return True
-        from wordfreq import zipf_frequency
-
         near = english().lookup(word, Verbosity.CLOSEST, max_edit_distance=1 if len(word) <= 6 else 2)
         return any(zipf_frequency(s.term, "en") >= COMMON for s in near)
 
@@ -991,9 +990,10 @@ class Reader:
         if (states_tier(evidence.sentence.text) and not re.search(r"\d", answer)
                 and not holds_any(evidence.sentence.text, amounts(info.text))):
             return False  # "the CFO" of "Over $25,000: the CFO." answers for that tier only, not "who approves travel?"
-        near = self._said_near(evidence) | self._name_terms(evidence.sentence.source)
-        if info.kind == "number" and (whose := version_of(info.text)) and not any(fuzzy_in(t, near) for t in whose):
-            return False  # "which Python version does frob need?" is not answered by "Available since Frob 1.2."
+        if info.kind == "number" and (whose := version_of(info.text)):
+            said = self._said_near(evidence) | self._name_terms(evidence.sentence.source)
+            if not any(fuzzy_in(t, said) for t in whose):
+                return False  # "which Python version does frob need?" is not answered by "Available since Frob 1.2."
         figures = [f for f in _DOTTED.findall(info.main or info.text) if f not in answer]
         if not figures:
             return True
@@ -1089,13 +1089,14 @@ class Reader:
             if says := [e for e in ranked if e.features.get("novelty", 1.0) >= RESTATED]:
                 best = says[0]
                 ranked = [best] + [e for e in ranked if e is not best]
+        spelled_otherwise = named_by_acronym(info.text, self._acronyms) if info.names else set()
         signals = Signals(
             kind=info.kind,
             # Named things, numbers and quoted phrases must appear literally (or as their adjective: Malta and
             # Maltese): a neighbouring island does not answer a question about an island. Ordinary words may be
             # paraphrased.
             missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots
-                           and t not in named_by_acronym(info.text, self._acronyms)] + self.missing_identifiers(info.text),
+                           and t not in spelled_otherwise] + self.missing_identifiers(info.text),
             missing_share=round(sum(weight(t) for t in uncovered) / total, 3),
             best_score=best.score,
             best_dense=best.dense,
