@@ -554,8 +554,9 @@ def _strip_running_lines(pages: list[str], edge: int = 2) -> list[str]:
                 if not lines[i].strip():
                     lines.pop(i)
                     continue
-                # The first page keeps its running head: there it is the title ("User Manual").
-                if (number and key(lines[i]) in running) or _PAGE_NUMBER.match(lines[i]):
+                # The first page keeps its running head: there it is the title ("User Manual"). Not its foot: a
+                # browser's "Print to PDF" puts the date, the title and the page's address at the foot of every page.
+                if ((number or step == -1) and key(lines[i]) in running) or _PAGE_NUMBER.match(lines[i]):
                     lines.pop(i)
                     dropped += 1
                     continue
@@ -586,6 +587,12 @@ def _dehyphenate(text: str) -> str:
     return _BROKEN_NAME.sub(r"\1\2", _HYPHENATED.sub(join, text))
 
 
+# Typographic ligatures ("ﬁle", "proﬁler") as some PDF producers write them: no one types them, so neither the
+# question's words nor the speller's would ever match the word. The extracted text is ours, stored with the index.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+
+
 def parse_pdf(source: str, data: bytes) -> Parsed:
     """Text of every page (pypdf), pages joined by a blank line; page starts recorded for citations."""
     import io
@@ -599,7 +606,7 @@ def parse_pdf(source: str, data: bytes) -> Parsed:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise CorpusError("the PDF is encrypted")
-        texts = [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
+        texts = [(page.extract_text() or "").replace("\x00", "").translate(_LIGATURES) for page in reader.pages]
         meta_title = str((reader.metadata or {}).get("/Title") or "").strip()
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise CorpusError(f"the PDF cannot be read ({exc})") from None

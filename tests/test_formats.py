@@ -350,6 +350,18 @@ def test_pdf_running_heads_and_page_numbers_are_dropped_but_the_title_page_keeps
     assert cleaned[3] == "Check the seals."
 
 
+def test_a_browser_printed_pdf_loses_its_date_title_and_address_foot_on_every_page_the_first_too():
+    from rag.formats import _LIGATURES, _strip_running_lines
+
+    # "Print to PDF" writes the date and title above each page and the address and page count below it; text
+    # extraction puts both at the page's end.
+    pages = [f"{body}\n11/28/26, 1:20 AM Pump Manual\nfile:///usr/share/doc/pump/manual.html {n}/4"
+             for n, body in enumerate(["Pump Manual\nHow to use the pump.", "Oil it.", "Clean the intake.", "Store dry."], 1)]
+    cleaned = _strip_running_lines(pages)
+    assert cleaned[0] == "Pump Manual\nHow to use the pump." and cleaned[2] == "Clean the intake."
+    assert "the pump’s proﬁle and ﬂow".translate(_LIGATURES) == "the pump’s profile and flow"  # as people type them
+
+
 def test_pdf_line_end_hyphens_are_rejoined_only_inside_words():
     from rag.formats import _dehyphenate
 
