@@ -151,7 +151,8 @@ _SUMMARY = re.compile(
 )
 # Words by which a question points at the document itself ("what is this page about"): no topic within it.
 _SELF_WORDS = {stem(w) for w in ("page", "pages", "document", "doc", "docs", "article", "file", "text", "site", "wiki",
-                                  "post", "paper", "writeup", "thing", "content", "contents",
+                                  "post", "paper", "writeup", "thing", "content", "contents", "pdf", "pdfs", "readme",
+                                  "html", "markdown", "manual", "guide", "handbook", "chapter", "report", "brief",
                                   # ... and the words of the request ("summarize", "main points")
                                   "summarize", "summarise", "summary", "recap", "outline", "gist", "overview", "tldr",
                                   "main", "key", "point", "points", "idea", "ideas", "takeaway", "takeaways", "short")}
@@ -319,6 +320,15 @@ def is_title(text: str) -> bool:
         return False
     return sum(w[0].isupper() for w in major) >= max(2, len(major)) or (
         bool(re.match(r"\s*\d+(?:\.\d+)*\.?\s", text)) and all(w[0].isupper() for w in major))
+
+
+_SECTION_NUMBERS = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]|\.\d)")  # "1.2", "1.2.3": a contents list has many
+
+
+def _restates(text: str, title_terms: set[str]) -> bool:
+    """Are at least half a sentence's words the title's ("Next: <title> [Contents]", a running head)?"""
+    terms = content_terms(text)
+    return bool(title_terms) and len(terms) > 0 and sum(t in title_terms for t in terms) >= len(terms) / 2
 
 
 RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sentences picks from them)
@@ -743,12 +753,20 @@ class Reader:
             sids = [i for c in section for i in self._by_chunk.get(c, [])] or sids
         elif topic and not self.named_document(info.text):
             sids = [i for p in passages if p.source == source for i in self._by_chunk.get(p.chunk_id, [])] or sids
-        # (Not a fragment, a question the text asks, a table row or a line of code: none says what a page is about.)
+        # (Not a fragment, a question the text asks, a table row, a line of code, a table of contents or a line that
+        # mostly repeats the title, a running head or a navigation bar: none says what a page is about.)
+        title_terms = set(content_terms(self.index.corpus.get(source).title))
         sids = [i for i in sids if len((text := self.index.sentences[i].text).split()) >= 6 and not _asks(text)
-                and _cells(text) < 2 and not self.index.chunks[self.index.sentence_chunk[i]].code] or sids
+                and _cells(text) < 2 and not self.index.chunks[self.index.sentence_chunk[i]].code
+                and len(_SECTION_NUMBERS.findall(text)) < 3 and not _restates(text, title_terms)] or sids
         self.prefetch(sids)
         vecs = np.stack([self._vectors[i] for i in sids])
         centroid = vecs.mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
+        if not section and (title := self.index.corpus.get(source).title):
+            # What the document says it is about counts as much as what most of its text talks about: a manual
+            # whose licence appendix is half its text is still about what its title says.
+            centroid = centroid + self.embedder.embed([title])[0]
         centrality = vecs @ (centroid / max(float(np.linalg.norm(centroid)), 1e-9))
         # The lead sentence says what a page is (a README's first line, a manual's NAME, a story's lede);
         # the most central sentences say what it mostly talks about.
@@ -1287,9 +1305,22 @@ def specific_terms(question: str) -> set[str]:
     for tok in tokens(question):
         if tok in inside or tok in STOPWORDS or len(tok) < 3 or re.search(r"\d", tok):
             continue
-        if zipf_frequency(tok, "en") < SPECIFIC_MAX_ZIPF:
+        if zipf_frequency(tok, "en") < SPECIFIC_MAX_ZIPF and not _everyday_derivation(tok):
             out.add(stem(tok))
     return out
+
+
+_PREFIXES = ("un", "non", "re", "dis", "mis", "pre", "over", "under", "out", "in", "im", "ir", "il", "de")
+EVERYDAY_ZIPF = 3.5  # an everyday word: "modified", "released" (a question paraphrases with these)
+
+
+def _everyday_derivation(word: str) -> bool:
+    """Is a rare word an everyday one with a prefix or an "-ly" ("unmodified", "partially")? It describes, as a
+    paraphrase does, rather than naming a specific thing."""
+    from wordfreq import zipf_frequency
+
+    bases = [word[len(p):] for p in _PREFIXES if word.startswith(p)] + ([word[:-2]] if word.endswith("ly") else [])
+    return any(len(b) >= 4 and zipf_frequency(b, "en") >= EVERYDAY_ZIPF for b in bases)
 
 
 # What ``signals.direct`` says when the LM gave no usable short answer (an "error" says nothing of the documents).

@@ -157,9 +157,13 @@ def _word_stems(word: str) -> set[str]:
     return {stem(part) for part in re.split(r"[-/]", word.lower()) if part}
 
 
+_ASKS_OWNER = re.compile(r"\b(?:whose|(?:which|what)\s+\w+['’]s)\b", re.IGNORECASE)
+
+
 def completed(sentence: str, start: int, end: int, question: str) -> int:
     """Where a short answer ends once completed to the noun phrase the question asks for."""
-    if not _WHO.match(question) and (possessive := _POSSESSIVE.match(sentence, end)):
+    # (Not for "who ...?" nor "which company's ...?": they ask for the owner, "Acme" of "Acme's pricing".)
+    if not _WHO.match(question) and not _ASKS_OWNER.search(question) and (possessive := _POSSESSIVE.match(sentence, end)):
         if words := _following_words(sentence, possessive.end()):
             return words[-1].end()
     wh = _WH_KIND.search(question)

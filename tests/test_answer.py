@@ -540,6 +540,8 @@ def test_a_direct_answer_is_found_through_markup_and_keeps_its_unit(sentence, qu
     [("It underscores concern about China’s maritime ambitions in the region.", "What does it underscore concern about?",
       "China", "China’s maritime ambitions"),  # a possessor is completed with what it possesses
      ("Hegseth’s announcement names the new command.", "Who names the new command?", "Hegseth", "Hegseth"),  # who: a person
+     ("The frob market shifted, due to Acme’s aggressive pricing.", "Which company's pricing shifted the frob market?",
+      "Acme", "Acme"),  # "which company's ...": the owner is the answer
      ("A transparent yet secure data-sharing environment becomes paramount.", "What environment for data is paramount?",
       "transparent yet secure", "transparent yet secure data-sharing environment"),  # up to the kind asked for
      ("It is based on the Lempel-Ziv algorithm (LZ77).", "Which compression algorithm is it based on?", "Lempel-Ziv",
@@ -778,7 +780,9 @@ def test_the_sentence_that_says_what_of_the_best_one_comes_with_it(make_config, 
     [("How many bytes is ffi_type_longdouble on x86-64?", {"ffi type longdoubl"}),  # x86-64 has digits: not here
      ("What is the numeric GID of the sudo group?", {"gid", "sudo"}),
      ("How many longer-range missiles does it buy?", {"longer rang"}),
-     ("How many U.S. military personnel does Japan host?", set())],  # common words name nothing specific
+     ("How many U.S. military personnel does Japan host?", set()),  # common words name nothing specific
+     # an everyday word with a prefix describes, as a paraphrase does: "unmodified" is no thing's name
+     ("How much memory does an unmodified frobd leave unreleased?", {"frobd"})],
 )
 def test_specific_terms_are_identifiers_and_rare_words(question, terms):
     assert specific_terms(question) == terms
@@ -1223,6 +1227,27 @@ def test_a_summary_of_the_page_itself_reads_the_whole_page_and_no_code(make_conf
     answer = pipe.ask(question)
     assert answer.citations[0].text == "Frob compresses logs before they are shipped to the archive."
     assert not any("--level" in c.text for c in answer.citations)
+
+
+MANUAL = """Next: The Frob manual, Up: Frob manual [Contents][Index]
+
+Table of Contents 1 Frob manual 1.1 Installing frob 1.2 Running frob 1.3 Limits of frob 2 Reporting bugs
+
+Frob compresses logs before they are shipped to the archive.
+
+Frob reads each log once and writes the compressed copy beside it.
+
+A frob archive keeps its logs for ninety days before they expire.
+"""
+
+
+@pytest.mark.parametrize("question", ["what is this pdf about", "summarize the manual"])
+def test_a_summary_skips_navigation_and_contents_lines(make_config, tmp_path, question):
+    """A page printed from a manual starts with its navigation bar and a table of contents: neither says what it is."""
+    pipe = _over(make_config, tmp_path / "m", {"frob-manual.txt": MANUAL}, **{"retrieve.top_k": 1})
+    answer = pipe.ask(question)
+    assert answer.citations and answer.citations[0].text.startswith("Frob ")
+    assert not any("[Contents]" in c.text or "1.1" in c.text for c in answer.citations)
 
 
 def _extractive_over(make_config, tmp_path, files: dict[str, str]) -> Pipeline:
