@@ -295,7 +295,9 @@ NAMED_DOC_SHARE = 0.6
 NAMED_DOC_MIN = 2.0
 NAMED_DOC_MARGIN = 1.5
 _WORDY = re.compile(r"[^\W\d_]{2,}")
-_NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$")  # dot leaders ". . . . 12"; a line of rule characters
+# Dot leaders ". . . . 12"; a line of rule characters; a contents list run together ("1.2 The Format String 1.2.1 Time
+# Resources 1.2.2 ...", as a web page's printed to PDF comes out).
+_NOT_PROSE = re.compile(r"(?:\s?\.){6,}|^[\s*#=|+-]*$|(?:(?<![\w.])\d+(?:\.\d+)+\.?\s+[A-Z][^.!?]{0,60}?){3}")
 # A line that is nothing but an address ("http://www.example.org/frob/" under a title) answers only a
 # question for an address or a place to go.
 _BARE_ADDRESS = re.compile(r"\s*<?(?:(?:https?|ftp)://|www\.)\S+\s*|\s*<?[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?\s*", re.I)
@@ -320,9 +322,6 @@ def is_title(text: str) -> bool:
         return False
     return sum(w[0].isupper() for w in major) >= max(2, len(major)) or (
         bool(re.match(r"\s*\d+(?:\.\d+)*\.?\s", text)) and all(w[0].isupper() for w in major))
-
-
-_SECTION_NUMBERS = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]|\.\d)")  # "1.2", "1.2.3": a contents list has many
 
 
 def _restates(text: str, title_terms: set[str]) -> bool:
@@ -758,7 +757,7 @@ class Reader:
         title_terms = set(content_terms(self.index.corpus.get(source).title))
         sids = [i for i in sids if len((text := self.index.sentences[i].text).split()) >= 6 and not _asks(text)
                 and _cells(text) < 2 and not self.index.chunks[self.index.sentence_chunk[i]].code
-                and len(_SECTION_NUMBERS.findall(text)) < 3 and not _restates(text, title_terms)] or sids
+                and not _NOT_PROSE.search(text) and not _restates(text, title_terms)] or sids
         self.prefetch(sids)
         vecs = np.stack([self._vectors[i] for i in sids])
         centroid = vecs.mean(axis=0)

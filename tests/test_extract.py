@@ -371,3 +371,16 @@ def test_how_much_of_a_measure_is_a_figure_in_its_units(focus, sentence, ok):
 
     reader = Reader.__new__(Reader)  # (no embedder needed: the unit says what is measured)
     assert reader._focus_ok(focus, sentence) is ok
+
+
+@pytest.mark.parametrize(
+    ("text", "layout"),
+    [("Table of Contents 1 Frob Guide 1.1 Installing Frob 1.2 Running Frob 1.2.1 Flags 2 Bugs", True),
+     ("Contents . . . . . . . . 12", True),
+     ("Versions 1.2, 1.3 and 1.4 are supported.", False),  # figures in a sentence are no contents list
+     ("See 3.1 Setup and 3.2 Usage for details.", False)],
+)
+def test_a_contents_list_run_together_is_layout_not_an_answer(text, layout):
+    from rag.extract import _NOT_PROSE
+
+    assert bool(_NOT_PROSE.search(text)) is layout
