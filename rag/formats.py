@@ -158,13 +158,14 @@ def _wrap_width(text: str, lines: list[tuple[int, int]]) -> int:
     return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
 
 
-def _paragraph_runs(text: str, lines: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+def _paragraph_runs(text: str, lines: list[tuple[int, int]], laid_out: bool = False) -> list[list[tuple[int, int]]]:
     """Group lines into paragraphs: blank lines always break; in a hard-wrapped text wrapped lines join,
     and a short line that ends a sentence, or a line opening an item, also breaks."""
     width = _wrap_width(text, lines)
     lengths = [e - s for s, e in lines if text[s:e].strip()]
-    # Hard-wrapped: lines stop near one width (40-120 columns) and hardly any line runs past 120.
-    wrapped = 40 <= width <= 120 and sum(n > 120 for n in lengths) <= 0.05 * len(lengths)
+    # Hard-wrapped: lines stop near one width (40-120 columns) and hardly any line runs past 120. A PDF's text is
+    # always laid out in lines (a small font on a wide page runs them to 170 characters and more).
+    wrapped = laid_out or 40 <= width <= 120 and sum(n > 120 for n in lengths) <= 0.05 * len(lengths)
     runs: list[list[tuple[int, int]]] = []
     current: list[tuple[int, int]] = []
     for start, end in lines:
@@ -202,14 +203,20 @@ def _is_term(text: str, line: tuple[int, int]) -> bool:
     return _indent(first) <= 8 and bool(ITEM_START.match(first) or first.lstrip().startswith(("-", '"', "“")))
 
 
-def _definitions(text: str, runs: list[list[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
-    """A one-line term over a more indented run (a manual's option list) joins that run: one unit, not a heading."""
+_OPTION_LINE = re.compile(r"\s*--?[A-Za-z][\w-]*(?:[=\s,<\[]\S*)*\s*$")  # "--x=<4..1000> [default: 72]", "-h --help"
+
+
+def _definitions(text: str, runs: list[list[tuple[int, int]]], laid_out: bool = False) -> list[list[tuple[int, int]]]:
+    """A one-line term over a more indented run (a manual's option list) joins that run: one unit, not a heading.
+    A PDF's text keeps no indentation: there an option's line joins the description under it."""
     out: list[list[tuple[int, int]]] = []
     i = 0
     while i < len(runs):
         run = runs[i]
-        if (len(run) == 1 and i + 1 < len(runs) and _is_term(text, run[0])
-                and _indent(text[runs[i + 1][0][0] : runs[i + 1][0][1]]) > _indent(text[run[0][0] : run[0][1]])):
+        nxt = text[runs[i + 1][0][0] : runs[i + 1][0][1]] if i + 1 < len(runs) else ""
+        if (len(run) == 1 and nxt and _is_term(text, run[0])
+                and (_indent(nxt) > _indent(text[run[0][0] : run[0][1]])
+                     or laid_out and _OPTION_LINE.fullmatch(text[run[0][0] : run[0][1]]) and nxt.lstrip()[:1].isupper())):
             out.append(run + runs[i + 1])
             i += 2
             continue
@@ -222,7 +229,7 @@ def parse_text(source: str, text: str, *, title: str = "", url: str = "", fmt: s
                pages: tuple[int, ...] = ()) -> Parsed:
     """Hard-wrapped or not: blank lines break paragraphs; wrapped lines join; items and clauses are units."""
     lines = _lines(text)
-    paras = _definitions(text, _paragraph_runs(text, lines))
+    paras = _definitions(text, _paragraph_runs(text, lines, laid_out=fmt == "pdf"), laid_out=fmt == "pdf")
     indents = Counter(_indent(text[s:e]) for s, e in lines if text[s:e].strip())
     margin = indents.most_common(1)[0][0] if indents else 0  # where the body's lines start
     width = _wrap_width(text, lines)

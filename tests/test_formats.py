@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rag.chunk import chunk_parsed, split_sentences
 from rag.errors import CorpusError
-from rag.formats import parse_file, parse_html, parse_markdown, parse_text
+from rag.formats import iter_units, parse_file, parse_html, parse_markdown, parse_text
 
 WRAPPED = """                                 Sample License
                            Version 2.0, January 2004
@@ -360,6 +360,19 @@ def test_a_browser_printed_pdf_loses_its_date_title_and_address_foot_on_every_pa
     cleaned = _strip_running_lines(pages)
     assert cleaned[0] == "Pump Manual\nHow to use the pump." and cleaned[2] == "Clean the intake."
     assert "the pump’s proﬁle and ﬂow".translate(_LIGATURES) == "the pump’s profile and flow"  # as people type them
+
+
+def test_a_pdf_with_wide_lines_is_still_read_as_wrapped_and_an_option_joins_its_description():
+    # A small font on a wide page: lines of 150+ characters, which a plain-text file would never be wrapped at.
+    long = "The pump keeps a log of every cycle it runs, with the pressure, the flow and the temperature at the start. This is"
+    text = (f"{long}\nbecause the log is read by the service tool. " + "More words follow here. " * 4 + "\n"
+            "Options:\n--depth=<n> [default: 30]\nHow deep the trace goes.\n-q --quiet\nPrint nothing.\n")
+    parsed = parse_text("pump.pdf", text, fmt="pdf")
+    units = [text[s:e] for b in parsed.blocks for s, e in iter_units(parsed.document, b)]
+    assert "This is\nbecause the log is read by the service tool." in units  # not cut at the line's end
+    assert "--depth=<n> [default: 30]\nHow deep the trace goes." in units and "-q --quiet\nPrint nothing." in units
+    plain = parse_text("pump.txt", text)  # a text file with such lines is not hard-wrapped: each line stands alone
+    assert "This is" in [plain.document.text[s:e] for b in plain.blocks for s, e in iter_units(plain.document, b)]
 
 
 def test_pdf_line_end_hyphens_are_rejoined_only_inside_words():
