@@ -54,14 +54,25 @@ _PERSONAL = {"he", "him", "his", "she", "her"}
 _ASKS_WHO = re.compile(r"^\W*(?:who|whom)\b", re.IGNORECASE)
 
 
+# A name written as code: "ms_print", "mime.cache" (a lower-case word is no proper noun, but names a thing all the same).
+# ("U.S.", "e.g." are abbreviations: one part of at least three characters, or an underscore, makes a name.)
+_CODE_NAME = re.compile(r"(?<![\w./-])(?=[\w.]*(?:_|[A-Za-z0-9]{3}))[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+(?![\w/-]|\.\w)")
+
+
 def subject_of(question: str) -> str:
-    """The main named thing of a question: its first proper-noun phrase (not a demonym), else its content words."""
+    """The main named thing of a question: its first proper-noun phrase (not a demonym) or name written as code,
+    else its content words."""
+    code = _CODE_NAME.search(question)
     for match in _NAME.finditer(question):
+        if code and code.start() < match.start():
+            break
         words = [w for w in match.group().split() if w.lower() not in _QWORDS]
         while words and words[0].lower() in STOPWORDS:  # "Under Section 4, ...", "According to ...": a capital, no name
             words.pop(0)
         if words and not (len(words) == 1 and is_demonym(words[0])):
             return " ".join(words).strip("?.,")
+    if code:
+        return code.group()
     words = [w for w in re.findall(r"[\w’'-]+", question) if w.lower() not in STOPWORDS | _QWORDS]
     return " ".join(words)
 

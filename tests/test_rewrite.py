@@ -30,6 +30,10 @@ def _history(question: str, answer: str) -> list[dict[str, str]]:
          "can anybody else put out new versions of it?", "Can anybody else put out new versions of Mozilla Public License?"),
         ("Who is the defense secretary mentioned in the article?", "Pete Hegseth.", "What did he call Japan?",
          "What did Pete Hegseth call Japan?"),
+        # a name written as code is a name: the first named thing of the question, not the capitalized one after it
+        ("What is frob_print used for with Gizmo?", "frob_print reads the file that Gizmo writes and draws it as a "
+         "text graph over the whole run of the program.", "how do i make its chart taller",
+         "How do i make frob_print’s chart taller"),
         # "what is X?" answers with a description of X; "it" is X
         ("What is the Cache File?", "A binary, mmappable file holding the same information as the other files.",
          "and how must it be written to disk?", "How must Cache File be written to disk?"),
