@@ -27,6 +27,9 @@ MORE_COMMON = 1.5
 # A closed-up compound is split only into words the documents use (at least this often each).
 MIN_PART_COUNT = 1
 PART_MIN_ZIPF = 3.5  # ... and English uses often: "ret run" is no reading of "retrun"
+# A two-letter word rarer than this in English is no word of its own ("us", "uk", "de", "it" are): typed for a country,
+# it is that country's ISO 3166 code ("jp", "cn", "kr").
+CODE_MAX_ZIPF = 4.0
 ENGLISH_WORDS = 30_000  # the most frequent words of symspellpy's list: enough for questions, built in ~0.5 s
 # Plain words (lower case or capitalized); "CMakeLists", "file.txt", "--in-place", "x_y" and "v2" are left alone.
 _WORD = re.compile(r"(?<![\w./-])[A-Za-z][a-z]+(?![\w/-]|\.\w)")
@@ -65,6 +68,8 @@ class Speller:
 
         lower = word.lower()
         zipf = zipf_frequency(lower, "en")
+        if len(lower) == 2 and zipf < CODE_MAX_ZIPF and lower not in self._counts:
+            return self._country(lower)
         if len(lower) < 4 or lower in self._counts or zipf >= COMMON or lower in BARE_CONTRACTIONS:
             return None  # ("doesnt" is read in full afterwards, not corrected)
         if lower.endswith("s") and lower[:-1] in self._counts:
@@ -96,6 +101,18 @@ class Speller:
         if zipf >= RARE and zipf_frequency(best, "en") - zipf < MORE_COMMON:
             return None  # a rare word in its own right ("bellicose"), not a slip of the fingers
         return best
+
+    def _country(self, code: str) -> str | None:
+        """The country a two-letter ISO 3166 code typed in chat stands for ("jp"), when the documents name it."""
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=code.upper())
+        if country is None:
+            return None
+        for name in (getattr(country, "common_name", ""), country.name):
+            if name and all(t in self._counts for t in tokens(name)):
+                return name
+        return None
 
     def _split(self, word: str) -> str | None:
         """Two of the documents' words that ``word`` closes up ("inplace": "in place"), the most frequent pair."""

@@ -135,3 +135,10 @@ def test_a_question_typed_in_shorthand_finds_the_same_sentence(fake_pipeline):
     plain = fake_pipeline.ask("what are the constraints on japans military capabilities")
     assert typed.standalone_question == plain.question  # what was read
     assert [c.text for c in typed.citations] == [c.text for c in plain.citations]
+
+
+def test_a_country_code_typed_in_chat_reads_as_the_country_the_documents_name():
+    speller = Speller.from_texts(["The frob plant in Norway ships to Chile and South Korea."])
+    assert speller.correct("frob exports no to cl and kr")[0] == "frob exports no to Chile and South Korea"
+    # "no" is an English word, not Norway's code; a code of a country the documents never name is left as typed
+    assert speller.correct("does pe buy frobs")[0] == "does pe buy frobs"
