@@ -178,7 +178,7 @@ class Pipeline:
             base.answer, base.citations = _extractive(decision)
             base.generator = "extractive"
             if decision.yes_no:
-                base.answer = f"{decision.yes_no}. {base.answer}"
+                base.answer = with_verdict(decision.yes_no, base.answer)
             base.citations = [self._identify(c) for c in base.citations]
         timings.ttft_s = time.perf_counter() - t0
         # The extractive answer is exact document text: shown at once, one delta per cited sentence.
@@ -253,7 +253,7 @@ class Pipeline:
                 p = says_yes(self.generator, question, cited)
                 answer.signals["says_yes"] = round(p, 4)
                 verdict = "Yes" if p >= w.yes_min else "No"
-                answer.answer = re.sub(r"^(?:Yes|No)\. ", f"{verdict}. ", answer.answer)
+                answer.answer = with_verdict(verdict, _extractive(decision)[0])
                 answer.generator = "lm-judged"
             elif "direct" in tasks and kind not in ("yesno", "why") and not decision.items:  # (a list is its own answer)
                 lines = self.reader.heading_lines(decision.evidence[0].passage)  # (those the context names)
@@ -302,7 +302,7 @@ class Pipeline:
                     answer.citations = [self._identify(c) for c in citations]
                     answer.generator = "lm"
                     if decision.yes_no:
-                        answer.answer = f"{decision.yes_no}. {answer.answer}"
+                        answer.answer = with_verdict(decision.yes_no, answer.answer)
         except (GenerationError, NotImplementedError) as exc:
             log.warning("%s; keeping the extractive answer", exc)
 
@@ -400,6 +400,18 @@ def _flat(text: str) -> str:
     """A cited sentence as the answer shows it: a hard-wrapped line or a column gap is one space, and no footnote
     marks of the document (the citation keeps the document's exact text)."""
     return " ".join(_GLUED_FOOTNOTE.sub("", text).split())
+
+
+# A cited answer that opens with its own verdict: "No. The ...", "Yes, ..." (after an FAQ's "A:" label the verdict is
+# still said first: a reader, and a scorer, looks for it at the start).
+_OWN_VERDICT = re.compile(r"^\W*(yes|no)\b[,.;:!]", re.I)
+
+
+def with_verdict(verdict: str, text: str) -> str:
+    """"No. <cited text>", unless the cited text opens with that very verdict (an FAQ's "No. The environment ...":
+    "No. No. ..." says it twice)."""
+    own = _OWN_VERDICT.match(text)
+    return text if own and own.group(1).lower() == verdict.lower() else f"{verdict}. {text}"
 
 
 def _extractive(decision: Decision) -> tuple[str, list[Citation]]:

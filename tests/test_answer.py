@@ -1306,3 +1306,16 @@ def test_a_lower_case_word_english_hardly_knows_and_no_document_holds_is_a_missi
         "Japan's engineers first used it in their own tools.\n")})
     assert pipe.reader._unknown_word(word) is unknown
     assert (word in pipe.reader.missing_identifiers(f"how do i use {word} here")) is unknown
+
+
+@pytest.mark.parametrize(
+    ("verdict", "text", "shown"),
+    [("No", "No. The frob cannot attach to a running process. [1]", "No. The frob cannot attach to a running process. [1]"),
+     ("No", "A: No, only at start-up. [1]", "No. A: No, only at start-up. [1]"),  # after a label: said first still
+     ("Yes", "No. The frob cannot attach. [1]", "Yes. No. The frob cannot attach. [1]"),  # the reader's verdict differs
+     ("No", "Nobody attaches it. [1]", "No. Nobody attaches it. [1]")],
+)
+def test_a_verdict_is_not_said_twice_when_the_cited_answer_opens_with_it(verdict, text, shown):
+    from rag.answer import with_verdict
+
+    assert with_verdict(verdict, text) == shown
