@@ -30,6 +30,10 @@ PART_MIN_ZIPF = 3.5  # ... and English uses often: "ret run" is no reading of "r
 # A two-letter word rarer than this in English is no word of its own ("us", "uk", "de", "it" are): typed for a country,
 # it is that country's ISO 3166 code ("jp", "cn", "kr").
 CODE_MAX_ZIPF = 4.0
+# A clipped word ("mil", "repo") reads as the documents' word it starts when they use that word this often, and this
+# many times as often as any other word it starts.
+CLIPPED_MIN_COUNT = 3
+CLIPPED_DOMINANCE = 3.0
 ENGLISH_WORDS = 30_000  # the most frequent words of symspellpy's list: enough for questions, built in ~0.5 s
 # Plain words (lower case or capitalized); "CMakeLists", "file.txt", "--in-place", "x_y" and "v2" are left alone.
 _WORD = re.compile(r"(?<![\w./-])[A-Za-z][a-z]+(?![\w/-]|\.\w)")
@@ -70,6 +74,8 @@ class Speller:
         zipf = zipf_frequency(lower, "en")
         if len(lower) == 2 and zipf < CODE_MAX_ZIPF and lower not in self._counts:
             return self._country(lower)
+        if 3 <= len(lower) <= 4 and zipf < CODE_MAX_ZIPF and lower not in self._counts and not word[:1].isupper():
+            return self._expanded(lower)
         if len(lower) < 4 or lower in self._counts or zipf >= COMMON or lower in BARE_CONTRACTIONS:
             return None  # ("doesnt" is read in full afterwards, not corrected)
         if lower.endswith("s") and lower[:-1] in self._counts:
@@ -101,6 +107,17 @@ class Speller:
         if zipf >= RARE and zipf_frequency(best, "en") - zipf < MORE_COMMON:
             return None  # a rare word in its own right ("bellicose"), not a slip of the fingers
         return best
+
+    def _expanded(self, short: str) -> str | None:
+        """The documents' word a clipped one stands for ("mil" for "military", "repo" for "repository"): the one word
+        they use that it starts, or one they use at least ``CLIPPED_DOMINANCE`` times as often as any other."""
+        found = sorted(((n, w) for w, n in self._counts.items() if w.startswith(short) and len(w) >= len(short) + 3),
+                       reverse=True)
+        if not found or found[0][0] < CLIPPED_MIN_COUNT:
+            return None
+        if len(found) > 1 and found[0][0] < CLIPPED_DOMINANCE * found[1][0]:
+            return None
+        return found[0][1]
 
     def _country(self, code: str) -> str | None:
         """The country a two-letter ISO 3166 code typed in chat stands for ("jp"), when the documents name it."""

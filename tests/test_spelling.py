@@ -142,3 +142,13 @@ def test_a_country_code_typed_in_chat_reads_as_the_country_the_documents_name():
     assert speller.correct("frob exports no to cl and kr")[0] == "frob exports no to Chile and South Korea"
     # "no" is an English word, not Norway's code; a code of a country the documents never name is left as typed
     assert speller.correct("does pe buy frobs")[0] == "does pe buy frobs"
+
+
+def test_a_clipped_word_reads_as_the_documents_word_it_starts():
+    speller = Speller.from_texts(["The military budget grew. Military bases and military staff. Set the environment "
+                                  "variable; the environment decides. The environment wins. A mill and a millet."])
+    assert speller.correct("mil spending by env var")[0] == "military spending by environment var"
+    # ("mill" is too short to be what "mil" clips, "millet" three times rarer than "military".) Two words the documents
+    # use as often: no guess
+    even = Speller.from_texts(["The repository and the report: repository, report, repository, report."])
+    assert even.correct("which rep is it")[0] == "which rep is it"
