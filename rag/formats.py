@@ -158,6 +158,13 @@ def _wrap_width(text: str, lines: list[tuple[int, int]]) -> int:
     return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
 
 
+# A manual's navigation bar as a printed page or an Info file carries it: "Next: Examples, Previous: The Format String,
+# Up: Top [Contents][Index]", "File: frob.info,  Node: Usage,  Next: Limits,  Prev: Top,  Up: Top".
+_NAV_LINE = re.compile(r"\s*(?:File:\s*\S+,\s*)?(?:Node:\s*[^,]+,\s*)?(?:(?:Next|Previous|Prev|Up)\s*:\s*[^,\[]+?"
+                       r"(?:,\s*|\s+(?=\[)|\s*$)){2,}(?:\[(?:Contents|Index)\]\s*)*"
+                       r"|\s*(?:(?:Next|Previous|Prev|Up)\s*:\s*[^,\[]+?\s*)?(?:\[(?:Contents|Index)\]\s*)+")
+
+
 def _paragraph_runs(text: str, lines: list[tuple[int, int]], laid_out: bool = False) -> list[list[tuple[int, int]]]:
     """Group lines into paragraphs: blank lines always break; in a hard-wrapped text wrapped lines join,
     and a short line that ends a sentence, or a line opening an item, also breaks."""
@@ -170,7 +177,7 @@ def _paragraph_runs(text: str, lines: list[tuple[int, int]], laid_out: bool = Fa
     current: list[tuple[int, int]] = []
     for start, end in lines:
         line = text[start:end]
-        if not line.strip():
+        if not line.strip() or _NAV_LINE.fullmatch(line):  # (a navigation bar is layout: it joins nothing)
             if current:
                 runs.append(current)
             current = []

@@ -375,6 +375,18 @@ def test_a_pdf_with_wide_lines_is_still_read_as_wrapped_and_an_option_joins_its_
     assert "This is" in [plain.document.text[s:e] for b in plain.blocks for s, e in iter_units(plain.document, b)]
 
 
+def test_a_manuals_navigation_bar_is_layout_not_part_of_the_next_sentence():
+    text = ("Next: Limits, Previous: Setup, Up: Frob Manual   [Contents][Index]\n1.3 Running frob\n"
+            "By default, frob writes its report to the standard error stream.\n"
+            "File: frob.info,  Node: Limits,  Next: Bugs,  Prev: Running,  Up: Top\n\n"
+            "Next steps: install it, then run it.\n")
+    parsed = parse_text("frob.pdf", text, fmt="pdf")
+    units = [text[s:e] for b in parsed.blocks for s, e in iter_units(parsed.document, b)]
+    assert "By default, frob writes its report to the standard error stream." in units
+    assert not any("[Contents]" in u or "Node:" in u for u in units)
+    assert "Next steps: install it, then run it." in units  # a sentence that starts "Next" is prose
+
+
 def test_pdf_line_end_hyphens_are_rejoined_only_inside_words():
     from rag.formats import _dehyphenate
 
