@@ -754,7 +754,8 @@ class Reader:
             sids = [i for p in passages if p.source == source for i in self._by_chunk.get(p.chunk_id, [])] or sids
         # (Not a fragment, a question the text asks, a table row, a line of code, a table of contents or a line that
         # mostly repeats the title, a running head or a navigation bar: none says what a page is about.)
-        title_terms = set(content_terms(self.index.corpus.get(source).title))
+        title = self.index.corpus.get(source).title
+        title_terms = set(content_terms(title))
         sids = [i for i in sids if len((text := self.index.sentences[i].text).split()) >= 6 and not _asks(text)
                 and _cells(text) < 2 and not self.index.chunks[self.index.sentence_chunk[i]].code
                 and not _NOT_PROSE.search(text) and not _restates(text, title_terms)] or sids
@@ -762,7 +763,7 @@ class Reader:
         vecs = np.stack([self._vectors[i] for i in sids])
         centroid = vecs.mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
-        if not section and (title := self.index.corpus.get(source).title):
+        if not section and title:
             # What the document says it is about counts as much as what most of its text talks about: a manual
             # whose licence appendix is half its text is still about what its title says.
             centroid = centroid + self.embedder.embed([title])[0]

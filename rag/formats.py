@@ -220,10 +220,10 @@ def _definitions(text: str, runs: list[list[tuple[int, int]]], laid_out: bool = 
     i = 0
     while i < len(runs):
         run = runs[i]
+        first = text[run[0][0] : run[0][1]]
         nxt = text[runs[i + 1][0][0] : runs[i + 1][0][1]] if i + 1 < len(runs) else ""
         if (len(run) == 1 and nxt and _is_term(text, run[0])
-                and (_indent(nxt) > _indent(text[run[0][0] : run[0][1]])
-                     or laid_out and _OPTION_LINE.fullmatch(text[run[0][0] : run[0][1]]) and nxt.lstrip()[:1].isupper())):
+                and (_indent(nxt) > _indent(first) or laid_out and _OPTION_LINE.fullmatch(first) and nxt.lstrip()[:1].isupper())):
             out.append(run + runs[i + 1])
             i += 2
             continue

@@ -72,10 +72,10 @@ class Speller:
 
         lower = word.lower()
         zipf = zipf_frequency(lower, "en")
-        if len(lower) == 2 and zipf < CODE_MAX_ZIPF and lower not in self._counts:
-            return self._country(lower)
-        if 3 <= len(lower) <= 4 and zipf < CODE_MAX_ZIPF and lower not in self._counts and not word[:1].isupper():
-            return self._expanded(lower)
+        if len(lower) <= 4 and zipf < CODE_MAX_ZIPF and lower not in self._counts:  # typed short, not mistyped
+            if len(lower) == 2:
+                return self._country(lower)
+            return None if word[:1].isupper() else self._expanded(lower)
         if len(lower) < 4 or lower in self._counts or zipf >= COMMON or lower in BARE_CONTRACTIONS:
             return None  # ("doesnt" is read in full afterwards, not corrected)
         if lower.endswith("s") and lower[:-1] in self._counts:
