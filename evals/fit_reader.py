@@ -52,6 +52,7 @@ GRID: dict[str, list[float]] = {
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
     "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
     "judge_min_if_made_up": [0.0, 0.5, 0.6, 0.7],
+    "judge_min_if_figure": [0.0, 0.6, 0.62, 0.65],
 }
 # The LM's yes/no verdict ("Yes" from P(Yes) >= yes_min) does not touch abstention: fitted on its own, first.
 YES_MIN_GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
@@ -122,8 +123,8 @@ def rules_abstain(row: dict[str, Any], w: ReaderConfig) -> bool:
         return bool(row.get("abstained"))  # a summary or nothing retrieved: as it was
     if not any(holds(signals, w) for holds, _ in ABSTAIN_RULES):
         return False
-    judge = (row.get("signals") or {}).get("judge")
-    return not (only_names_missing(signals, w) and names_excused(signals.kind, judge, w))
+    sig = row.get("signals") or {}
+    return not (only_names_missing(signals, w) and names_excused(signals.kind, sig.get("judge"), w, sig.get("direct")))
 
 
 def lm_abstains(row: dict[str, Any], w: ReaderConfig) -> bool:
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     has_direct = any((r.get("signals") or {}).get("direct") is not None for rows in runs.values() for r in rows)
     keys = ["min_support", "min_dense", "missing_share", "max_dense_for_missing", "yesno_missing_share"]
     keys += ["judge_min", "judge_min_if_names"] if has_judge else []
-    keys += ["judge_min_if_none", "judge_min_if_uncopied", "judge_min_if_made_up"] if has_direct else []
+    keys += ["judge_min_if_none", "judge_min_if_uncopied", "judge_min_if_made_up", "judge_min_if_figure"] if has_direct else []
     keys += ["yes_min"] if any((r.get("signals") or {}).get("says_yes") is not None for rows in runs.values() for r in rows) else []
 
     def row(label: str, s: dict[str, float], extra: str = "") -> str:

@@ -282,6 +282,8 @@ class Pipeline:
                     direct, answer.signals["direct"] = None, "unbound"
                 if direct is not None and found is not None and self.reader.outranks(decision.evidence[0], found, direct.text):
                     direct, answer.signals["direct"] = None, "outranked"
+                if decision.pending and not names_excused(kind, answer.signals.get("judge"), w, answer.signals["direct"]) and w.abstain:
+                    return self._abstain(answer, decision.pending)  # the name was excused for an answer the LM did not find
                 if (why := lm_abstention(kind, answer.signals.get("judge"), answer.signals["direct"], w, reply or "",
                                          answer.signals.get("best_dense", 0.0))) and w.abstain:
                     return self._abstain(answer, why)

@@ -194,9 +194,14 @@ class ReaderConfig:
     # Any other question (not yes/no) whose short answer the LM made up, a phrase in none of the sentences it read,
     # needs this judge: on the dev runs such answers to unanswerable questions were judged 0.25-0.57, right ones 0.52-0.96.
     judge_min_if_made_up: float = 0.6
+    # A short answer that is a bare figure ("50,000", "8") copied from those sentences needs this judge: the LM copies
+    # the figure nearest to what is asked ("the population of <city>" -> a troop count). On the dev runs, plain and
+    # typed, such answers to unanswerable questions were judged 0.60 at most, right ones 0.63 and up.
+    judge_min_if_figure: float = 0.62
     # A name, number or quoted word of the question that the documents never contain declines, unless it is the only
-    # reason to and the LM judge finds the answer in the closest sentences with at least this P("Yes") ("Which
-    # vendor ...?" answered by a company the text names; a capital for its country). Above 1: such a name always declines.
+    # reason to, the LM judge finds the answer in the closest sentences with at least this P("Yes") and the LM copies
+    # a short answer from them ("Which vendor ...?" answered by a company the text names). Above 1: such a name always
+    # declines.
     # Every leave-one-corpus-out fold picks 0.6; on the dev sets unanswerable questions with a missing name were
     # judged at most 0.57. (Without an LM judge, backend "none", such a name always declines.)
     judge_min_if_names: float = 0.6

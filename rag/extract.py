@@ -23,6 +23,7 @@ from .guard import is_planted_instruction
 from .chunk import HEADING_PATH, own_heading
 from .lexicon import ANAPHOR as _ANAPHOR
 from .lexicon import build_lexicon, sentences_by_chunk
+from . import places
 from .lists import run_around
 from .ranges import amounts, holds_any, states_tier
 from .schema import Passage, Span
@@ -871,6 +872,14 @@ class Reader:
         docs = self.index.corpus.documents
         return "\n".join([d.text.lower().replace("\\_", "_") for d in docs] + [f"{d.title} {d.source}".lower() for d in docs])
 
+    def names_it(self, term: str, word: str) -> bool:
+        """Do the documents name what the question's name ``word`` (stem ``term``) names: as it is, as its adjective
+        (Malta, Maltese), or a capital as its country ("Paris" in a text about France) and a country as its capital?"""
+        if fuzzy_in(term, self.vocabulary) or name_roots(word) & self.roots:
+            return True
+        return any(all(w in STOPWORDS or fuzzy_in(stem(w), self.vocabulary) or name_roots(w) & self.roots for w in name)
+                   for name in places.stands_for(word))
+
     def missing_identifiers(self, question: str) -> list[str]:
         """The question's snake_case identifiers ("FROB_OPTIONS"), versioned names ("HTTP/2", "ARM64") and lower-case
         words unknown to English ("frobread") that no document contains, lower case.
@@ -880,7 +889,18 @@ class Reader:
         """
         snake = [i.lower() for i in dict.fromkeys(_SNAKE.findall(question)) if i.lower() not in self._folded_text]
         found = snake + [v.lower() for v in dict.fromkeys(versioned_names(question)) if not versioned_in(v, self._folded_text)]
-        return found + [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w not in found and self._unknown_word(w)]
+        found += [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w not in found and self._unknown_word(w)]
+        return found + [w for w in self._places_typed(question) if w not in found]
+
+    def _places_typed(self, question: str) -> list[str]:
+        """The words of places the question types in lower case ("how many troops r on frobisle") that no document
+        names: a name all the same. (Capitalized, they are the question's names already.)"""
+        out = []
+        for place in places.places_in(question):
+            if re.search(rf"\b{re.escape(place)}\b", question) is None:  # (written with capitals)
+                continue
+            out += [w for w in place.split() if w not in STOPWORDS and w not in self._folded_text and not self.names_it(stem(w), w)]
+        return out
 
     def _unknown_word(self, word: str) -> bool:
         """A lower-case word that English hardly knows and no document holds ("frobread", "zq32" typed in a question
@@ -1113,8 +1133,8 @@ class Reader:
             # Named things, numbers and quoted phrases must appear literally (or as their adjective: Malta and
             # Maltese): a neighbouring island does not answer a question about an island. Ordinary words may be
             # paraphrased.
-            missing_names=[t for t in info.names if not fuzzy_in(t, self.vocabulary) and not name_roots(info.name_words.get(t, t)) & self.roots
-                           and t not in spelled_otherwise] + self.missing_identifiers(info.text),
+            missing_names=[t for t in info.names if not self.names_it(t, info.name_words.get(t, t)) and t not in spelled_otherwise]
+            + self.missing_identifiers(info.text),
             missing_share=round(sum(weight(t) for t in uncovered) / total, 3),
             best_score=best.score,
             best_dense=best.dense,
@@ -1233,12 +1253,14 @@ def only_names_missing(signals: Signals, weights: ReaderConfig) -> bool:
             and not any(holds(rest, weights) for holds, _ in ABSTAIN_RULES))
 
 
-def names_excused(kind: str, judge: float | None, weights: ReaderConfig) -> bool:
+def names_excused(kind: str, judge: float | None, weights: ReaderConfig, direct: str | None = None) -> bool:
     """May the LM judge overrule a missing name? The question may name a thing as the documents do not ("Which vendor
-    ...?" for a text that names a company, a capital for its country); when the closest sentences answer it all the
-    same, the judge says so. On the dev sets every unanswerable question with a missing name was judged below 0.58,
-    and answerable ones from 0.56 to 0.89. A yes/no question is never judged so: its judge reads polarity."""
-    return kind != "yesno" and judge is not None and judge >= weights.judge_min_if_names
+    ...?" for a text that names a company); when the closest sentences answer it all the same, the judge says so. On
+    the dev sets every unanswerable question with a missing name was judged below 0.58, and answerable ones from 0.56
+    to 0.89. A yes/no question is never judged so: its judge reads polarity. Nor is a name excused once the LM, asked
+    for a short answer (``direct``: what became of it), replies that the sentences hold none ("What did <a person the
+    text never names> say about ...?", judged 0.61): no dev question answered right had it so."""
+    return kind != "yesno" and judge is not None and judge >= weights.judge_min_if_names and direct != "none"
 
 
 def abstention_reason(signals: Signals, weights: ReaderConfig, question: str, uncovered: list[str]) -> str:
@@ -1392,6 +1414,8 @@ def lm_abstention(
         # something else: whatever its wh-word ("what badge number ...", "what port ..."), the question wants a figure the
         # passages lack. In the dev runs (429 questions, plain and typed) 42 such replies were to unanswerable questions
         # and 4 to answerable ones answered wrong or declined anyway; 6 of the 42 were answered (judge up to 0.90).
+        return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'such figure')}"
+    if direct == "copied" and BARE_FIGURE.fullmatch(reply.strip().rstrip(".")) and judge < weights.judge_min_if_figure:
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'such figure')}"
     if judge < weights.judge_min or (direct == "none" and judge < weights.judge_min_if_none):
         return "the passages closest to the question do not answer it"

@@ -236,6 +236,19 @@ def test_the_lm_checks_decline_by_kind_judge_and_short_answer(kind, judge, direc
     assert bool(lm_abstention(kind, judge, direct, W)) is declines
 
 
+@pytest.mark.parametrize(
+    ("judge", "reply", "declines"),
+    [
+        (0.55, "50,000", True),  # the population of a city answered with a troop count: a bare figure, judged low
+        (0.7, "50,000", False),
+        (0.55, "about 50,000 personnel", False),  # (a figure with what it counts: judge_min alone, 0 here)
+    ],
+)
+def test_a_copied_bare_figure_needs_judge_min_if_figure(judge, reply, declines):
+    w = ReaderConfig(judge_min_if_figure=0.62)
+    assert bool(lm_abstention("other", judge, "copied", w, reply)) is declines
+
+
 def test_a_passage_that_asks_the_question_itself_is_not_declined_for_want_of_a_short_answer():
     """An FAQ's "Q: Who do I contact if my laptop is stolen?" above "A: Report the theft to the Security Operations
     Center ...": the LM finds no person to copy, but the documents ask the very question; the judge still counts."""
