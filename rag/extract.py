@@ -1079,6 +1079,8 @@ class Reader:
             return False
         if info.kind not in FIGURE_KINDS and not BARE_FIGURE.fullmatch(answer.strip()):
             return True
+        if answer and default_not_asked(info.text, evidence.sentence.text, answer):
+            return False
         asked = {t for t in specific_terms(info.main or info.text) if not set(t.split()) <= self._all_name_terms}
         if not asked:
             return True
@@ -1283,6 +1285,21 @@ def _figure_in(figure: str, text: str) -> bool:
 
 
 _SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
+_LONG_OPTION = re.compile(r"(?<![\w-])--([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)")
+# A question after an extreme ("the largest value allowed for --depth") is not answered by the figure a sentence gives
+# as the default ("--depth=<number> [default: 30]"), unless it asks for the default too.
+_ASKS_EXTREME = re.compile(r"\b(?:max|maximum|largest|highest|biggest|upper|min|minimum|smallest|lowest|lower)\b", re.I)
+_DEFAULT = re.compile(r"\bdefault", re.I)
+
+
+def default_not_asked(question: str, sentence: str, answer: str) -> bool:
+    """Is ``answer`` the figure ``sentence`` gives as a default ("[default: 30]", "defaults to 30", "30 by default")
+    while the question asks for a maximum or minimum and not the default?"""
+    if not _ASKS_EXTREME.search(question) or _DEFAULT.search(question):
+        return False
+    figure = re.escape(answer.strip().rstrip("."))
+    return re.search(rf"\bdefault(?:s?\s+to|s|\s+is|\s+value\s+is|\s+of)?\W{{0,3}}{figure}(?![\d.])|(?<![\d.]){figure}\W{{0,3}}by\s+default",
+                     sentence, re.I) is not None
 # A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
 _VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")
 
@@ -1321,6 +1338,8 @@ def specific_terms(question: str) -> set[str]:
         if not re.search(r"\d", ident):
             out.add(" ".join(stem(t) for t in parts))
         inside.update(parts)
+    for option in _LONG_OPTION.findall(question):  # "--depth": an everyday word written as an option names that option
+        out.add(" ".join(stem(t) for t in tokens(option.replace("-", " "))))
     for call in _CALL.findall(question):  # "inflate()": an English word written as code names that function
         if not re.search(r"\d", call):
             out.add(" ".join(stem(t) for t in tokens(call.replace("_", " "))))

@@ -326,6 +326,28 @@ def test_an_english_word_written_as_a_call_is_a_specific_thing_asked_about():
 
     assert "inflat" in specific_terms("How many bytes does inflate() need for its state?")
     assert "inflat" not in specific_terms("How many bytes does it inflate to?")
+    # ... and one written as a command-line option names that option: "8" of "By default frob assumes 8 bytes per
+    # block, ... via the --padding option." is no answer about --spacing
+    assert "space" in specific_terms("What is the default value of frob's --spacing option?")
+    assert "space" not in specific_terms("What is the default spacing?")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "clash"),
+    [
+        ("What is the largest value allowed for --depth?", "--depth=<number> [default: 30] Maximum depth of the tree.", True),
+        ("max depth?", "The depth is 30 by default.", True),
+        ("What is the smallest buffer frob accepts?", "The buffer defaults to 30 KiB.", True),
+        ("What is the default --depth?", "--depth=<number> [default: 30]", False),  # the default is asked
+        ("What's the default maximum depth?", "The maximum depth is 30 by default.", False),
+        ("What is the largest depth?", "The depth may be at most 30.", False),  # not given as a default
+        ("What is the largest depth?", "The default is 300; the depth may be at most 30.", False),  # another figure's
+    ],
+)
+def test_a_default_is_no_answer_to_a_question_after_a_maximum_or_minimum(question, sentence, clash):
+    from rag.extract import default_not_asked
+
+    assert default_not_asked(question, sentence, "30") is clash
 
 
 @pytest.mark.parametrize(
