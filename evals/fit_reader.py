@@ -52,7 +52,7 @@ GRID: dict[str, list[float]] = {
     "judge_min_if_none": [0.0, 0.5, 0.6, 0.7, 0.8],
     "judge_min_if_uncopied": [0.0, 0.6, 0.7, 0.8, 0.9, 1.01],
     "judge_min_if_made_up": [0.0, 0.5, 0.6, 0.7],
-    "judge_min_if_figure": [0.0, 0.6, 0.62, 0.65],
+    "judge_min_if_figure": [0.0, 0.55, 0.6, 0.62, 0.65],
 }
 # The LM's yes/no verdict ("Yes" from P(Yes) >= yes_min) does not touch abstention: fitted on its own, first.
 YES_MIN_GRID = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]

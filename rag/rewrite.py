@@ -43,6 +43,11 @@ def normalize_history(history: Sequence[Any] | None, max_turns: int, max_chars: 
     return out[-max_turns:] if max_turns > 0 else []
 
 
+# A short answer of at most this many words is a thing a following "it" may mean; one that opens with an article is
+# a noun phrase up to the longer bound ("An upgrade of the U.S. military command in <country>.": "what's that
+# supposed to improve?" asks about the upgrade, not the previous question's subject).
+SHORT_ANSWER_WORDS = 8
+ANSWER_PHRASE_WORDS = 12
 _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|does|did|will|would|can|could|says?|said)\b", re.I)
 _QUANTITY = re.compile(r"^(?:around|about|roughly|some|over|under|nearly|almost|more|less|at (?:least|most)|up to|yes|no|\d)",
                        re.IGNORECASE)
@@ -82,10 +87,11 @@ def _answer_entity(answer: str) -> str:
     answer, the noun phrase it starts with ("-j (--jobs): it sets how many jobs run" -> "-j")."""
     text = MARKER.sub("", answer).strip().rstrip(".!")
     words = text.split()
-    if len(words) > 8 and (lead := _LEAD_END.search(text)):
+    if len(words) > SHORT_ANSWER_WORDS and (lead := _LEAD_END.search(text)):
         text = text[: lead.start()].strip()
         words = text.split() if len(text.split()) <= 5 else []
-    if not 0 < len(words) <= 8 or _QUANTITY.match(text) or _SENTENCE_VERB.search(text) or _PRONOUN_START.match(text):
+    longest = ANSWER_PHRASE_WORDS if words and words[0].lower() in ("the", "a", "an") else SHORT_ANSWER_WORDS
+    if not 0 < len(words) <= longest or _QUANTITY.match(text) or _SENTENCE_VERB.search(text) or _PRONOUN_START.match(text):
         return ""
     return text[:1].lower() + text[1:] if words[0].lower() in ("the", "a", "an") else text
 

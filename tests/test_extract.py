@@ -239,13 +239,13 @@ def test_the_lm_checks_decline_by_kind_judge_and_short_answer(kind, judge, direc
 @pytest.mark.parametrize(
     ("judge", "reply", "declines"),
     [
-        (0.55, "50,000", True),  # the population of a city answered with a troop count: a bare figure, judged low
-        (0.7, "50,000", False),
-        (0.55, "about 50,000 personnel", False),  # (a figure with what it counts: judge_min alone, 0 here)
+        (0.29, "50,000", True),  # the population of a city answered with a troop count: a bare figure, judged low
+        (0.6, "50,000", False),
+        (0.29, "about 50,000 personnel", False),  # (a figure with what it counts: judge_min alone, 0 here)
     ],
 )
 def test_a_copied_bare_figure_needs_judge_min_if_figure(judge, reply, declines):
-    w = ReaderConfig(judge_min_if_figure=0.62)
+    w = ReaderConfig(judge_min_if_figure=0.55)
     assert bool(lm_abstention("other", judge, "copied", w, reply)) is declines
 
 

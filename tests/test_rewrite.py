@@ -22,6 +22,10 @@ def _history(question: str, answer: str) -> list[dict[str, str]]:
          "what if I give it no number?", "What if I give -j no number?"),
         ("Which section deals with trademarks?", "Section 6, Trademarks: the License grants no right to use them.",
          "what exception does it make?", "What exception does Section 6, Trademarks make?"),
+        # ... and an answer that is a longer noun phrase, opening with an article, is what "that" means
+        ("What did Frobnitz announce about the depot?", "An upgrade of the rail depot's loading command in Gizmo City.",
+         "what's that supposed to improve?",
+         "What's an upgrade of the rail depot's loading command in Gizmo City supposed to improve?"),
         # an answer that is a sentence names no entity: the previous question's subject does
         ("What does pg_upgradecluster do?", "It migrates a cluster from one major version to another.",
          "what does its -v switch do?", "What does pg_upgradecluster’s -v switch do?"),
@@ -46,6 +50,13 @@ def _history(question: str, answer: str) -> list[dict[str, str]]:
 )
 def test_a_followup_names_what_it_refers_to(previous, answer, followup, standalone):
     assert rewrite(followup, _history(previous, answer)) == standalone
+
+
+def test_a_long_answer_without_an_article_is_no_phrase_to_refer_to():
+    """ "frob cache list lists all wheel files in the cache." is a sentence whose verb no short list catches: only an
+    answer of up to 8 words, or a longer one that opens with an article, stands in for "it"."""
+    history = _history("Which command lists what is in the cache?", "frob cache list lists all wheel files in the cache.")
+    assert "wheel files" not in rewrite("how do i drop one package from it?", history)
 
 
 def test_a_standalone_question_is_left_alone():
