@@ -1300,6 +1300,8 @@ def default_not_asked(question: str, sentence: str, answer: str) -> bool:
     figure = re.escape(answer.strip().rstrip("."))
     return re.search(rf"\bdefault(?:s?\s+to|s|\s+is|\s+value\s+is|\s+of)?\W{{0,3}}{figure}(?![\d.])|(?<![\d.]){figure}\W{{0,3}}by\s+default",
                      sentence, re.I) is not None
+
+
 # A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
 _VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")
 
