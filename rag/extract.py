@@ -1248,11 +1248,15 @@ ABSTAIN_RULES: list[tuple[Callable[[Signals, ReaderConfig], bool], Callable[[Sig
 
 
 def only_names_missing(signals: Signals, weights: ReaderConfig) -> bool:
-    """Is a name, number or quoted word the documents lack the only rule that declines? (A missing snake_case
-    identifier is never excused: a text names a vendor or a capital in words of its own, an identifier only as it is.)"""
+    """Is a name, number or quoted word the documents lack the only rule that declines? (A missing identifier, snake_case
+    or a name glued to its version, "SHA-512", is never excused: a text names a vendor in words of its own, an
+    identifier only as it is, and "SHA-256" beside it is another thing.)"""
     rest = dataclasses.replace(signals, missing_names=[])
-    return (bool(signals.missing_names) and not any("_" in n for n in signals.missing_names)
+    return (bool(signals.missing_names) and not any("_" in n or _IDENTIFIER_NAME.search(n) for n in signals.missing_names)
             and not any(holds(rest, weights) for holds, _ in ABSTAIN_RULES))
+
+
+_IDENTIFIER_NAME = re.compile(r"[a-z][/.-]?\d")  # "sha-512", "arm64", "http/2": letters glued to a number
 
 
 def names_excused(kind: str, judge: float | None, weights: ReaderConfig, direct: str | None = None) -> bool:
@@ -1302,8 +1306,9 @@ def default_not_asked(question: str, sentence: str, answer: str) -> bool:
                      sentence, re.I) is not None
 
 
-# A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8". (Not "v3": a version of what?)
-_VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")
+# A name glued to its version or model number: "HTTP/2", "ARM64", "IPv6", "bzip2", "utf8", "SHA-512". (Not "v3": a
+# version of what?)
+_VERSIONED = re.compile(r"(?<![\w./-])([A-Za-z]{2,})[/.-]?(\d+(?:\.\d+)*)(?![\w-]|\.\d)")
 
 
 def versioned_names(question: str) -> list[str]:
@@ -1383,7 +1388,8 @@ UNKNOWN_ZIPF = 1.5
 _LOWER_WORD = re.compile(r"(?<![\w./@-])[a-z][a-z0-9]{3,}(?![\w/@]|[.-]\w)")
 _GLUED_VERSION = re.compile(r"([a-z]{2,}?)v?\d+(?:\.\d+)*")
 OUTRANKS = 0.4  # how much more of the question's words the reader's sentence must carry to overrule the LM's figure
-BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*")  # "37", "1,024", "1000..60000": a figure with nothing it counts
+# "37", "1,024", "1000..60000", "0x0A": a figure with nothing it counts
+BARE_FIGURE = re.compile(r"\d[\d,.…:/-]*|0[xX][0-9A-Fa-f]+")
 FIGURE_KINDS = ("how_many", "number", "when_exact", "email", "url")  # a short answer must hold what they ask for
 
 

@@ -14,9 +14,10 @@ from .errors import InvalidQuestionError
 
 Intent = Literal["question", "injection", "off_topic"]
 
+# (A word of a hyphenated name is none of these: "may a builder disregard Rules-Requires-Root?" asks about a field.)
 _INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instruction|instructions|prompt|rules|guidelines|"
-    r"directions|context|above|previous|prior)\b"
+    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}(?<![\w-])(?:instruction|instructions|prompt|rules|guidelines|"
+    r"directions|context|above|previous|prior)(?![\w-])"
     r"|\b(?:system|hidden|initial|original|developer)\s+(?:prompt|message|instructions?)\b"
     r"|\b(?:reveal|print|show|repeat|output|display|leak|tell me)\b.{0,30}\b(?:prompt|instructions|rules|"
     r"configuration)\b"

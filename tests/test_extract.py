@@ -419,3 +419,24 @@ def test_a_contents_list_run_together_is_layout_not_an_answer(text, layout):
     from rag.extract import _NOT_PROSE
 
     assert bool(_NOT_PROSE.search(text)) is layout
+
+
+def test_a_name_glued_to_its_number_is_an_identifier_never_excused():
+    """ "SHA-512" beside a text's "SHA-256" is missing like "HTTP/2": written with a hyphen too, and no judge excuses it
+    (a text names a vendor in words of its own, an identifier only as it is)."""
+    from rag.extract import Signals, only_names_missing, versioned_in, versioned_names
+
+    assert versioned_names("Which check ID is used for SHA-512?") == ["SHA-512"]
+    assert not versioned_in("SHA-512", "0x0a 32 bytes sha-256") and versioned_in("SHA-256", "0x0a 32 bytes sha-256")
+    base = dict(kind="other", missing_share=0.0, best_score=0.8, best_dense=0.7, max_dense=0.7, type_found=True)
+    assert only_names_missing(Signals(missing_names=["frobco"], **base), ReaderConfig())
+    assert not only_names_missing(Signals(missing_names=["512", "sha-512"], **base), ReaderConfig())
+    assert not only_names_missing(Signals(missing_names=["frob_size"], **base), ReaderConfig())
+
+
+def test_a_hexadecimal_id_is_a_bare_figure():
+    """ "0x03" copied for "What filter ID does the format give the Frob filter?" from another filter's row is a bare
+    figure from a line about something else: declined like "37"."""
+    assert lm_abstention("other", 0.9, "unbound", ReaderConfig(), "0x03")
+    assert lm_abstention("other", 0.9, "unbound", ReaderConfig(), "37")
+    assert not lm_abstention("other", 0.9, "unbound", ReaderConfig(), "the frob filter")
