@@ -1252,11 +1252,8 @@ def only_names_missing(signals: Signals, weights: ReaderConfig) -> bool:
     or a name glued to its version, "SHA-512", is never excused: a text names a vendor in words of its own, an
     identifier only as it is, and "SHA-256" beside it is another thing.)"""
     rest = dataclasses.replace(signals, missing_names=[])
-    return (bool(signals.missing_names) and not any("_" in n or _IDENTIFIER_NAME.search(n) for n in signals.missing_names)
+    return (bool(signals.missing_names) and not any("_" in n or _VERSIONED.fullmatch(n) for n in signals.missing_names)
             and not any(holds(rest, weights) for holds, _ in ABSTAIN_RULES))
-
-
-_IDENTIFIER_NAME = re.compile(r"[a-z][/.-]?\d")  # "sha-512", "arm64", "http/2": letters glued to a number
 
 
 def names_excused(kind: str, judge: float | None, weights: ReaderConfig, direct: str | None = None) -> bool:
@@ -1436,13 +1433,13 @@ def lm_abstention(
     """
     if judge is None or kind == "yesno":  # a yes/no question is judged for its polarity instead
         return ""
-    if direct in MADE_UP and BARE_FIGURE.fullmatch(reply.strip().rstrip(".")):
-        # Asked for a short answer, the LM gave a bare figure that is in none of the sentences or comes from one about
-        # something else: whatever its wh-word ("what badge number ...", "what port ..."), the question wants a figure the
-        # passages lack. In the dev runs (429 questions, plain and typed) 42 such replies were to unanswerable questions
-        # and 4 to answerable ones answered wrong or declined anyway; 6 of the 42 were answered (judge up to 0.90).
-        return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'such figure')}"
-    if direct == "copied" and BARE_FIGURE.fullmatch(reply.strip().rstrip(".")) and judge < weights.judge_min_if_figure:
+    # Asked for a short answer, the LM gave a bare figure that is in none of the sentences or comes from one about
+    # something else: whatever its wh-word ("what badge number ...", "what port ..."), the question wants a figure the
+    # passages lack. In the dev runs (429 questions, plain and typed) 42 such replies were to unanswerable questions
+    # and 4 to answerable ones answered wrong or declined anyway; 6 of the 42 were answered (judge up to 0.90). A bare
+    # figure it did copy needs judge_min_if_figure.
+    if BARE_FIGURE.fullmatch(reply.strip().rstrip(".")) and (
+            direct in MADE_UP or direct == "copied" and judge < weights.judge_min_if_figure):
         return f"the passages closest to the question give no {ASKED_FOR.get(kind, 'such figure')}"
     if judge < weights.judge_min or (direct == "none" and judge < weights.judge_min_if_none):
         return "the passages closest to the question do not answer it"
