@@ -46,22 +46,29 @@ class RecordedGenerator:
                 if asked.strip():
                     self._by_question[asked.strip()] = row
         self.unrecorded = 0
+        self._calls: dict[tuple[str, str], int] = {}
 
-    def _signals(self, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
+    def _signals(self, messages: Sequence[dict[str, str]], job: str) -> dict[str, Any]:
+        """The row's signals for this call; with a second look (``signals["looks"]``), the n-th call of a job is
+        answered from the n-th look."""
         found = _QUESTION.search(messages[-1]["content"])
         row = self._by_question.get(found.group(1).strip()) if found else None
         if row is None:
             self.unrecorded += 1
             return {}
-        return row.get("signals") or {}
+        signals = row.get("signals") or {}
+        looks = signals.get("looks") or [signals]
+        key = (found.group(1).strip(), job)
+        n = self._calls.get(key, 0)
+        self._calls[key] = n + 1
+        return looks[n % len(looks)]
 
     def stream(self, messages: Sequence[dict[str, str]], max_new_tokens: int = 64, stop: Sequence[str] = ()) -> Iterator[str]:
-        yield self._signals(messages).get("direct_reply") or "NONE"
+        yield self._signals(messages, "direct").get("direct_reply") or "NONE"
 
     def p_yes(self, messages: Sequence[dict[str, str]]) -> float:
-        signals = self._signals(messages)
         key = "says_yes" if messages[-1]["content"].endswith(SAYS_YES) else "judge"
-        return float(signals.get(key, UNRECORDED_JUDGE))
+        return float(self._signals(messages, key).get(key, UNRECORDED_JUDGE))
 
 
 def recorded_rows(run: Path, reruns: Sequence[Path] = ()) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ SYSTEM_PROMPT = (
     "brackets, like [1]."
 )
 LM_MIN_SUPPORT = 0.85
+# What the LM's jobs add to an answer's signals (one set per look at the sentences).
+_LM_SIGNALS = ("judge", "says_yes", "direct", "direct_reply", "direct_from", "direct_picked")
 REFUSALS = {
     "injection": (
         "I can't do that. I only answer questions about {corpus}, and instructions "
@@ -187,6 +189,9 @@ class Pipeline:
         shown = base.answer
         if not decision.abstain and self.generator is not None and info.kind != "summary":
             self._refine(base, standalone, info, decision, retrieval.passages)
+            if (base.signals.get("direct") == "none" and self.config.generate.second_look
+                    and base.signals.get("judge", 0.0) < self.config.generate.second_look_max_judge):
+                self._second_look(base, standalone, info, decision, retrieval.passages)
             if base.answer != shown:
                 yield TextDelta(base.answer, replace=True)
         timings.total_s = time.perf_counter() - t0
@@ -280,6 +285,11 @@ class Pipeline:
                     direct, found, answer.signals["direct"] = None, None, "unbound"
                 if found is not None and (not self.reader.speaks_of_asked(info, found, direct.text) or self.reader.unnamed_here(info.text, found)):
                     direct, answer.signals["direct"] = None, "unbound"
+                if direct is not None and found is not None:
+                    if (stated := self.reader.states_default(info, found, direct.text, shown)) is None:
+                        direct, answer.signals["direct"] = None, "no_default"
+                    else:
+                        found = stated
                 if direct is not None and found is not None and self.reader.outranks(decision.evidence[0], found, direct.text):
                     direct, answer.signals["direct"] = None, "outranked"
                 if decision.pending and not names_excused(kind, answer.signals.get("judge"), w, answer.signals["direct"]) and w.abstain:
@@ -308,6 +318,29 @@ class Pipeline:
         except (GenerationError, NotImplementedError) as exc:
             log.warning("%s; keeping the extractive answer", exc)
 
+
+    def _second_look(self, answer: Answer, question: str, info: QuestionInfo, decision: Decision, passages: list[Passage]) -> None:
+        """The LM replied NONE to what it read: the same jobs and checks on the reader's next best sentences. Their
+        verified short answer replaces the first look's outcome (an extractive answer or a decline); anything less
+        leaves it. ``signals["looks"]`` keeps each look's LM outputs in order, and the signals are the standing look's."""
+        first, _, _ = self._lm_inputs(decision)
+        read = {(e.sentence.source, e.sentence.start) for e in first}
+        rest = [e for e in decision.runners_up if (e.sentence.source, e.sentence.start) not in read]
+        if not rest:
+            return
+        again = dataclasses.replace(decision, evidence=rest[:1], runners_up=rest[1:], items=[], signals=dict(decision.signals))
+        trial = Answer(answer.question, "", passages=answer.passages, standalone_question=answer.standalone_question,
+                       signals={k: v for k, v in answer.signals.items() if k not in _LM_SIGNALS})
+        self._refine(trial, question, info, again, passages)
+        looks = [{k: answer.signals[k] for k in _LM_SIGNALS if k in answer.signals},
+                 {k: trial.signals[k] for k in _LM_SIGNALS if k in trial.signals}]
+        if trial.generator == "lm" and not trial.abstained and trial.signals.get("judge", 0.0) >= self.config.generate.second_look_min_judge:
+            answer.answer, answer.citations, answer.generator = trial.answer, trial.citations, trial.generator
+            answer.abstained, answer.reason = False, ""
+            for k in _LM_SIGNALS:
+                answer.signals.pop(k, None)
+            answer.signals.update(looks[1])
+        answer.signals["looks"] = looks
 
     def _picked(self, info: QuestionInfo, decision: Decision, by_span: dict[tuple[str, int], Evidence], span: Span) -> Evidence | None:
         """A runner-up sentence the LM copied whole when asked for a short answer: it judged that one answers, over the

@@ -86,6 +86,17 @@ class GenerateConfig:
     # passage shrinks from 216 to 165 tokens.) 0: no budget.
     context_tokens: int = 180
     context_min_sentences: int = 5
+    # When the LM finds no short answer in what it read (it replies NONE), it reads the reader's next best sentences
+    # once more, held to the same checks: the reader's ranking put the answer 6th-16th for a third of the probe sets'
+    # wrong answers. Costs one more judge and short answer (~4 s) on those questions only.
+    second_look: bool = True
+    # ... unless its judge found that what it read answers the question this surely (P(Yes)): the reader's extractive
+    # answer stands then (a probe: judged 0.88, the second look copied a neighbouring setting).
+    second_look_max_judge: float = 0.75
+    # ... and the next sentences' short answer stands only when the judge finds that they answer at least this surely:
+    # the reader ranked them lower. (Second looks on the dev and probe runs: right answers judged 0.58-0.93; copied
+    # names of the wrong thing 0.35-0.50, "nogroup" for what the nobody user should own.)
+    second_look_min_judge: float = 0.55
     threads: int = 2
     n_ctx: int = 4096  # llama.cpp context window (prompt + reply tokens)
     # backend = "openai": an OpenAI-compatible server (llama-server, vLLM, Ollama, OpenAI ...).

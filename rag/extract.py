@@ -331,7 +331,8 @@ def _restates(text: str, title_terms: set[str]) -> bool:
     return bool(title_terms) and len(terms) > 0 and sum(t in title_terms for t in terms) >= len(terms) / 2
 
 
-RUNNERS_UP = 8  # kept with a decision for the LM to read (generate.context_sentences picks from them)
+RUNNERS_UP = 16  # kept with a decision for the LM to read (generate.context_sentences picks from them; the rest
+# are for its second look, generate.second_look)
 # A figure and the (up to four) words after it: what it counts ("9,000 wooden crates").
 _COUNTED_IN_QUESTION = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+((?:[^\s?,.;]+\s*){1,4})")
 _NUMBERED_PART = re.compile(r"\b(?:sections?|clauses?|articles?|paragraphs?|subsections?|items?|steps?|rules?|chapters?|"
@@ -1065,6 +1066,21 @@ class Reader:
         return (found.sentence != best.sentence and bool(BARE_FIGURE.fullmatch(answer.strip()))
                 and bool(NUMBER.search(best.sentence.text)) and best.lexical >= found.lexical + OUTRANKS)
 
+    def states_default(self, info: QuestionInfo, found: Evidence, answer: str, read: list[Evidence]) -> Evidence | None:
+        """For a question after a default, the sentence that gives the short answer's figure as one: the sentence it
+        was copied from when it (or the sentence before it, or its heading) says "default", else another sentence the
+        LM read that holds the figure and says so ("By default port 8000 is used." over the example line
+        "ninja -t browse --port=8000"); None when none does ("4 KiB" of "The smallest dictionary size is 4 KiB" is
+        no default dictionary size). Any other question, or an answer without a figure: ``found``."""
+        figure = NUMBER.search(answer)
+        if not _DEFAULT.search(info.main or info.text) or figure is None:
+            return found
+        before = self._neighbour(found, -1)
+        if any(_DEFAULT.search(t) for t in (found.sentence.text, before.sentence.text if before else "", found.passage.heading)):
+            return found
+        holds = re.compile(rf"(?<![\d.]){re.escape(figure.group(0))}(?!\d)")
+        return next((e for e in read if _DEFAULT.search(e.sentence.text) and holds.search(e.sentence.text)), None)
+
     def speaks_of_asked(self, info: QuestionInfo, evidence: Evidence, answer: str = "") -> bool:
         """Does the sentence a figure was copied from speak of every specific thing the question asks about?
 
@@ -1433,6 +1449,8 @@ def lm_abstention(
     """
     if judge is None or kind == "yesno":  # a yes/no question is judged for its polarity instead
         return ""
+    if direct == "no_default":  # a figure from a sentence that gives it as no default, asked for the default
+        return "the passages closest to the question give no default"
     # Asked for a short answer, the LM gave a bare figure that is in none of the sentences or comes from one about
     # something else: whatever its wh-word ("what badge number ...", "what port ..."), the question wants a figure the
     # passages lack. In the dev runs (429 questions, plain and typed) 42 such replies were to unanswerable questions

@@ -1339,3 +1339,101 @@ def test_a_verdict_is_not_said_twice_when_the_cited_answer_opens_with_it(verdict
     from rag.answer import with_verdict
 
     assert with_verdict(verdict, text) == shown
+
+
+class _Scripted(FakeGenerator):
+    """Replies to the short-answer prompts in turn (the last one again once they run out)."""
+
+    def __init__(self, replies: list[str], yes: float = 0.6) -> None:
+        super().__init__(yes=yes)
+        self.replies = replies
+
+    def stream(self, messages, max_new_tokens=64, stop=()):
+        self.calls.append(messages)
+        yield self.replies[min(len(self.calls), len(self.replies)) - 1]
+
+
+def _looks(make_config, replies: list[str], yes: float = 0.6, **overrides):
+    config = {"generate.tasks": ["judge", "direct"], **overrides}
+    probe = Pipeline.load(make_config(**config), embedder=FakeEmbedder(), generator=None, progress=False)
+    decision = probe.reader.decide(analyze(OTHER), (r := probe.retriever.search(OTHER)).passages, r.query_vector)
+    first, _, _ = probe._lm_inputs(decision)
+    rest = [e for e in decision.runners_up if e not in first]
+    lm = _Scripted([r.format(second=" ".join(rest[0].sentence.text.split()[2:6])) for r in replies], yes)
+    pipe = Pipeline.load(make_config(**config), embedder=FakeEmbedder(), generator=lm, progress=False)
+    return pipe, lm, first, rest, pipe.ask(OTHER)
+
+
+def test_after_none_the_lm_reads_the_next_best_sentences_and_its_checked_answer_stands(make_config):
+    pipe, lm, first, rest, ans = _looks(make_config, ["NONE", "{second}"])
+    assert len(lm.calls) == 2 and len(lm.judged) == 2
+    again = lm.calls[1][-1]["content"]
+    assert rest[0].sentence.text in again and not any(e.sentence.text in again for e in first)
+    phrase = " ".join(rest[0].sentence.text.split()[2:6])
+    assert ans.generator == "lm" and ans.answer == f"{phrase} [1]" and not ans.abstained
+    assert [c.text for c in ans.citations] == [rest[0].sentence.text]
+    assert [look["direct_reply"] for look in ans.signals["looks"]] == ["NONE", phrase]
+    assert ans.signals["direct"] == "copied" and ans.signals["direct_reply"] == phrase  # the standing look's
+    _exact(pipe, ans)
+
+
+@pytest.mark.parametrize("second", ["NONE", "90,000 sailors"])
+def test_a_second_look_without_a_checked_answer_leaves_the_first_outcome(make_config, second):
+    _, lm, _, _, ans = _looks(make_config, ["NONE", second])
+    _, _, _, _, once = _looks(make_config, ["NONE"], **{"generate.second_look": False})
+    assert len(lm.calls) == 2
+    assert (ans.answer, ans.abstained, ans.generator) == (once.answer, once.abstained, once.generator)
+    assert ans.signals["direct"] == "none" and ans.signals["looks"][1]["direct_reply"] == second
+    assert "looks" not in once.signals
+
+
+def test_no_second_look_after_a_short_answer(make_config):
+    _, lm, first, _, ans = _looks(make_config, ["{second}"])
+    assert len(lm.calls) == 1 and "looks" not in ans.signals
+
+
+def test_a_second_look_answer_judged_unsure_is_not_taken(make_config):
+    """The sentences the reader ranked lower must be judged to answer at generate.second_look_min_judge."""
+    _, lm, _, _, low = _looks(make_config, ["NONE", "{second}"], 0.6, **{"generate.second_look_min_judge": 0.65})
+    _, _, _, _, once = _looks(make_config, ["NONE"], 0.6, **{"generate.second_look": False})
+    assert len(lm.calls) == 2 and low.generator == once.generator != "lm" and low.answer == once.answer
+
+
+@pytest.mark.parametrize(("yes", "looks"), [(0.74, 2), (0.75, 1), (0.9, 1)])
+def test_a_judge_sure_of_the_first_look_keeps_its_answer(make_config, yes, looks):
+    """P(Yes) at or above generate.second_look_max_judge: the sentences answer, though the LM gave no short answer."""
+    _, lm, _, _, ans = _looks(make_config, ["NONE", "{second}"], yes, **{"generate.second_look_max_judge": 0.75})
+    assert len(lm.calls) == looks
+    assert (ans.generator == "lm") == (looks == 2)
+
+
+FROB_DOC = ("# Frob\n\nThe smallest frame size is 4 KiB and the biggest is 4 GiB.\n\n"
+            "Frob caches each reply for two hours.\n\n## Browse\n\nFrob browse serves the build graph. By default port 8000 "
+            "is used. The graph then opens in a web browser.\n\nFor example: frob browse --port=8000 --no-browser target\n")
+
+
+@pytest.mark.parametrize(
+    ("question", "copied_from", "reply", "stated"),
+    [("frob browse default port", "For example: frob browse --port=8000", "8000", "By default port 8000 is used."),
+     ("frob browse default port", "By default port 8000 is used.", "8000", "By default port 8000 is used."),
+     ("what frame size does frob pick by default", "The smallest frame size", "4 KiB", None),
+     ("what is the smallest frame size", "The smallest frame size", "4 KiB", "The smallest frame size"),  # no default asked
+     ("what does frob cache by default", "Frob caches each reply", "each reply", "Frob caches each reply")],  # no figure
+)
+def test_a_figure_asked_as_a_default_comes_from_a_sentence_that_gives_it_as_one(make_config, tmp_path, question, copied_from,
+                                                                                  reply, stated):
+    pipe = _over(make_config, tmp_path / "docs", {"FROB.md": FROB_DOC})
+    info = analyze(question)
+    retrieval = pipe.retriever.search(question)
+    ranked = pipe.reader.rank(info, retrieval.passages, retrieval.query_vector)
+    found = next(e for e in ranked if e.sentence.text.startswith(copied_from))
+    got = pipe.reader.states_default(info, found, reply, ranked)
+    assert (got.sentence.text.startswith(stated) if stated else got is None), got
+
+
+def test_a_figure_that_is_no_default_declines_a_question_after_the_default(make_config, tmp_path):
+    pipe = _over(make_config, tmp_path / "docs", {"FROB.md": FROB_DOC}, FakeGenerator("4 KiB", yes=0.9),
+                 **{"generate.tasks": ["judge", "direct"]})
+    ans = pipe.ask("what frame size does frob pick by default")
+    assert ans.abstained and ans.signals["direct"] == "no_default" and "give no default" in ans.answer
+    assert not pipe.ask("What is the smallest frame size frob allows?").abstained

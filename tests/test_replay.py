@@ -59,3 +59,16 @@ def test_a_pipeline_replays_a_stored_short_answer(replay, make_config, tmp_path)
     pipe = Pipeline.load(make_config(), embedder=FakeEmbedder(), generator=lm, progress=False)
     answer = pipe.ask(question)
     assert answer.answer == "around 50,000 U.S. military personnel [1]" and answer.signals["judge"] == 0.9
+
+
+def test_a_second_look_is_replayed_from_its_own_outputs(replay):
+    looks = [{"judge": 0.7, "direct": "none", "direct_reply": "NONE"},
+             {"judge": 0.8, "direct": "copied", "direct_reply": "around 50,000"}]
+    lm = replay.RecordedGenerator([{"id": "q1", "question": "How many troops does Japan host?",
+                                    "signals": {**looks[1], "looks": looks}}])
+    asked = "How many troops does Japan host?"
+    assert answers_question(lm, asked, [SENTENCE]) == pytest.approx(0.7)
+    assert direct_answer(lm, asked, [SENTENCE]).status == "none"
+    assert answers_question(lm, asked, [SENTENCE]) == pytest.approx(0.8)
+    direct, status, _ = direct_answer(lm, asked, [SENTENCE])
+    assert status == "copied" and direct.text == "around 50,000"
