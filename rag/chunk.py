@@ -19,7 +19,9 @@ from .schema import Chunk, Document, Span
 # A sentence ends at . ! ? (plus closing quotes/brackets, and footnote marks glued on: "floor 3.[1]", "done.[^2]")
 # followed by space and a likely sentence start: a capital, a digit, or code a manual starts a sentence with
 # ("deflateInit() will allocate ...", "`pip cache purge` clears ...", "frob_open returns ...").
-_SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\[\^?\w{1,3}\])*(?=\s+(?:[\"'“‘(\[]?[A-Z0-9]|`|[a-z]\w*\(|[a-z]+_\w))")
+# A term of a definition list on a line of its own after a sentence ("... in Kilobytes.\nt\nAverage resident set
+# size ...": a PDF's or a man page's one-letter format specifiers) starts the next unit, lower case or not.
+_SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\[\^?\w{1,3}\])*(?=\s+(?:[\"'“‘(\[]?[A-Z0-9]|`|[a-z]\w*\(|[a-z]+_\w)|[ \t]*\n[ \t]*\S{1,3}[ \t]*\n)")
 _ABBREV = re.compile(
     r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Gen|Sen|Rep|Gov|Lt|Col|Capt|Adm|No|Inc|Ltd|Co|Corp|"
     r"vs|etc|e\.g|i\.e|cf|al|approx|Sec|Secs|Art|Fig|Vol|Ch|Para|pp|ca|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|"

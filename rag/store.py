@@ -41,7 +41,7 @@ from .vectors import MilvusVectors, VectorStore, check_backend, collection_name,
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 9  # 9: a navigation bar line ("Next: …, Up: … [Contents]") is layout; 8: a PDF's lines join into paragraphs however wide, an option's line joins its description; 7: a PDF page's running foot is dropped on its first page too, ligatures spelled out; 6: a plain-text line that is a command, an address or a "label: text" line is no heading, and a question ending a chunk opens the next; 5: chunks know a code block (Chunk.code); 4: an HTML heading written as its own anchor link (mdBook) is kept; 3: heading paths ("2.3.1 › Fixed")
+FORMAT_VERSION = 10  # 10: a definition list's term on a line of its own after a sentence starts the next sentence unit; 9: a navigation bar line ("Next: …, Up: … [Contents]") is layout; 8: a PDF's lines join into paragraphs however wide, an option's line joins its description; 7: a PDF page's running foot is dropped on its first page too, ligatures spelled out; 6: a plain-text line that is a command, an address or a "label: text" line is no heading, and a question ending a chunk opens the next; 5: chunks know a code block (Chunk.code); 4: an HTML heading written as its own anchor link (mdBook) is kept; 3: heading paths ("2.3.1 › Fixed")
 CURRENT = "CURRENT"
 # Exact (flat) search is fastest up to here; above it an HNSW graph keeps queries in milliseconds.
 HNSW_MIN_VECTORS = 50_000

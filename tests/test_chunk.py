@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,23 @@ def test_sentence_splitter_keeps_abbreviations_together():
         "The U.S.-Japan alliance grew.",
         "Mr. Smith agreed!",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [  # a definition list's one-letter terms, each on its own line (GNU time's format specifiers, as a PDF gives them)
+        ("Maximum resident set size, in Kilobytes.\nt\nAverage resident set size, in Kilobytes.\nK\nAverage total use.",
+         ["Maximum resident set size, in Kilobytes.", "t\nAverage resident set size, in Kilobytes.", "K\nAverage total use."]),
+        ("Elapsed time, in seconds.\n%e \nElapsed real time.", ["Elapsed time, in seconds.", "%e \nElapsed real time."]),
+        # ... but an abbreviation's period ends no sentence, and a short word inside a line is no term
+        ("Use a flag, e.g.\nto\nbe quiet.", ["Use a flag, e.g.\nto\nbe quiet."]),
+        ("It is done. to be sure, twice.", ["It is done. to be sure, twice."]),
+    ],
+)
+def test_a_term_on_its_own_line_after_a_sentence_starts_the_next_unit(text, units):
+    spans = split_sentences(text)
+    assert [s.text for s in spans] == units
+    assert all(text[s.start : s.end] == s.text for s in spans)
 
 
 def test_crlf_documents_keep_offsets_into_the_file_text():
