@@ -11,6 +11,7 @@ word English knows well is the user's choice (a paraphrase), never "corrected" t
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import Counter
@@ -80,6 +81,8 @@ class Speller:
             return None  # ("doesnt" is read in full afterwards, not corrected)
         if lower.endswith("s") and lower[:-1] in self._counts:
             return None  # a plural, or a possessive typed without its apostrophe ("seds" for "sed's")
+        if lower in dictionary_words():
+            return None  # an English word, however rare, is the user's own ("linker" is no slip of "linked")
         from symspellpy import Verbosity
 
         # A compound typed closed up ("inplace" for "in-place"), not a slip ("retrun"): no document word one edit away.
@@ -167,6 +170,17 @@ def _contraction(word: str) -> tuple[int, str] | None:
 
 _ENGLISH = None
 _ENGLISH_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """Every word of symspellpy's English frequency list (82,765 words, Google Books counts of SCOWL dictionary
+    words): a question word in it is spelt as English spells it, however rarely English uses it."""
+    from importlib.resources import files
+
+    listing = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
+    with listing.open(encoding="utf-8") as fh:
+        return frozenset(line.split(maxsplit=1)[0] for line in fh if line.strip())
 
 
 def english():  # type: ignore[no-untyped-def]

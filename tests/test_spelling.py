@@ -62,6 +62,18 @@ def test_a_compound_typed_closed_up_is_read_as_the_documents_words(speller: Spel
     assert speller.correct(typed)[0] == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "docs"),
+    [("Which linker option exports the symbols?", "The binary is linked with an option that exports its symbols."),
+     ("Which placeholder counts the switches?", "Each place holder in the format counts something.")],
+)
+def test_a_rare_english_word_is_not_corrected_into_a_document_word(question: str, docs: str) -> None:
+    """"linker" (Zipf 2.6) is one edit from the documents' far commoner "linked", "placeholder" closes up their "place
+    holder": English's dictionary has both, so the user meant them."""
+    assert Speller.from_texts([docs]).correct(question) == (question, {})
+    assert Speller.from_texts([docs + " Check the personnel."]).correct("the personel")[0] == "the personnel"
+
+
 def test_a_short_unknown_name_is_not_turned_into_a_document_word() -> None:
     speller = Speller.from_texts(["Malia spoke at the meeting."])
     assert speller.correct("What did Malta say?") == ("What did Malta say?", {})
