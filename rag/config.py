@@ -87,8 +87,9 @@ class GenerateConfig:
     context_tokens: int = 180
     context_min_sentences: int = 5
     # When the LM finds no short answer in what it read (it replies NONE), it reads the reader's next best sentences
-    # once more, held to the same checks: the reader's ranking put the answer 6th-16th for a third of the probe sets'
-    # wrong answers. Costs one more judge and short answer (~4 s) on those questions only.
+    # once more, held to the same checks: on a probe set of four documents on one topic the reader ranked the answering
+    # sentence below what the LM reads (6th-14th) for 7 of 21 questions. Costs one more judge and short answer
+    # (2-4 s) on those questions only.
     second_look: bool = True
     # ... unless its judge found that what it read answers the question this surely (P(Yes)): the reader's extractive
     # answer stands then (a probe: judged 0.88, the second look copied a neighbouring setting).
