@@ -189,9 +189,7 @@ class Pipeline:
         shown = base.answer
         if not decision.abstain and self.generator is not None and info.kind != "summary":
             self._refine(base, standalone, info, decision, retrieval.passages)
-            if (base.signals.get("direct") == "none" and self.config.generate.second_look
-                    and base.signals.get("judge", 0.0) < self.config.generate.second_look_max_judge):
-                self._second_look(base, standalone, info, decision, retrieval.passages)
+            self._second_look(base, standalone, info, decision, retrieval.passages)
             if base.answer != shown:
                 yield TextDelta(base.answer, replace=True)
         timings.total_s = time.perf_counter() - t0
@@ -322,7 +320,11 @@ class Pipeline:
     def _second_look(self, answer: Answer, question: str, info: QuestionInfo, decision: Decision, passages: list[Passage]) -> None:
         """The LM replied NONE to what it read: the same jobs and checks on the reader's next best sentences. Their
         verified short answer replaces the first look's outcome (an extractive answer or a decline); anything less
-        leaves it. ``signals["looks"]`` keeps each look's LM outputs in order, and the signals are the standing look's."""
+        leaves it. ``signals["looks"]`` keeps each look's LM outputs in order, and the signals are the standing look's.
+        Only after a NONE its judge was not sure of (``generate.second_look_max_judge``)."""
+        config = self.config.generate
+        if not config.second_look or answer.signals.get("direct") != "none" or answer.signals.get("judge", 0.0) >= config.second_look_max_judge:
+            return
         first, _, _ = self._lm_inputs(decision)
         read = {(e.sentence.source, e.sentence.start) for e in first}
         rest = [e for e in decision.runners_up if (e.sentence.source, e.sentence.start) not in read]
@@ -334,7 +336,7 @@ class Pipeline:
         self._refine(trial, question, info, again, passages)
         looks = [{k: answer.signals[k] for k in _LM_SIGNALS if k in answer.signals},
                  {k: trial.signals[k] for k in _LM_SIGNALS if k in trial.signals}]
-        if trial.generator == "lm" and not trial.abstained and trial.signals.get("judge", 0.0) >= self.config.generate.second_look_min_judge:
+        if trial.generator == "lm" and not trial.abstained and trial.signals.get("judge", 0.0) >= config.second_look_min_judge:
             answer.answer, answer.citations, answer.generator = trial.answer, trial.citations, trial.generator
             answer.abstained, answer.reason = False, ""
             for k in _LM_SIGNALS:

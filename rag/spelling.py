@@ -173,14 +173,20 @@ _ENGLISH_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
-def dictionary_words() -> frozenset[str]:
-    """Every word of symspellpy's English frequency list (82,765 words, Google Books counts of SCOWL dictionary
-    words): a question word in it is spelt as English spells it, however rarely English uses it."""
+def _frequency_list() -> tuple[tuple[str, int], ...]:
+    """symspellpy's English frequency list, most frequent first: 82,765 SCOWL dictionary words with Google Books
+    counts, read once for both its uses below."""
     from importlib.resources import files
 
     listing = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
     with listing.open(encoding="utf-8") as fh:
-        return frozenset(line.split(maxsplit=1)[0] for line in fh if line.strip())
+        return tuple((word, int(count)) for word, count in (line.split() for line in fh if line.strip()))
+
+
+@functools.lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """Every word of the list: a question word in it is spelt as English spells it, however rarely English uses it."""
+    return frozenset(word for word, _ in _frequency_list())
 
 
 def english():  # type: ignore[no-untyped-def]
@@ -188,16 +194,11 @@ def english():  # type: ignore[no-untyped-def]
     global _ENGLISH
     with _ENGLISH_LOCK:
         if _ENGLISH is None:
-            from importlib.resources import files
-
             from symspellpy import SymSpell
 
             sym = SymSpell(max_dictionary_edit_distance=2, prefix_length=5)
-            listing = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
-            with listing.open(encoding="utf-8") as fh:
-                for _, line in zip(range(ENGLISH_WORDS), fh, strict=False):
-                    word, count = line.split()
-                    if len(word) >= 4:
-                        sym.create_dictionary_entry(word, int(count))
+            for word, count in _frequency_list()[:ENGLISH_WORDS]:
+                if len(word) >= 4:
+                    sym.create_dictionary_entry(word, count)
             _ENGLISH = sym
         return _ENGLISH
